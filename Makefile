@@ -1,0 +1,94 @@
+# sluice: non-recursive build.
+#   make            build/sluiced, build/sluicectl
+#   make SAN=1      the same with ASan+UBSan, in build-san/
+#   make test       install test packages, build, run every suite
+#   make run        install packages, build, start the demo in the foreground
+#   make install    DESTDIR, PREFIX
+
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+
+CC      ?= cc
+PKGS    := libconfig json-c libcares openssl
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+           -Wstrict-prototypes -Wmissing-prototypes -I. \
+           $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS))
+
+ifeq ($(SAN),1)
+B       := build-san
+CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+B       := build
+endif
+
+LIB_SRC := $(filter-out master/main.c master/sluicectl.c, \
+           $(wildcard shm/*.c master/*.c worker/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+.DELETE_ON_ERROR:
+.PHONY: all test test-unit test-integ test-fuzz run install clean lint deps deps-test
+
+all: $(B)/sluiced $(B)/sluicectl
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libsluice.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/sluiced: $(B)/obj/master/main.o $(B)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/sluicectl: $(B)/obj/master/sluicectl.o $(B)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libsluice.a $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+
+deps:
+	sh scripts/install-deps.sh
+
+deps-test:
+	sh scripts/install-deps.sh --test
+
+# Every suite, plain and under ASan+UBSan; the last line is "N passed, N failed".
+test: deps-test
+	$(MAKE) all unit
+	$(MAKE) SAN=1 all unit
+	sh scripts/run-tests.sh
+
+run: deps all
+	sh scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/sluice
+	install -m 755 build/sluiced $(DESTDIR)$(SBINDIR)/sluiced
+	install -m 755 build/sluicectl $(DESTDIR)$(BINDIR)/sluicectl
+	install -m 644 man/sluiced.8 man/sluicectl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 man/sluice.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf ] || \
+	    install -m 644 etc/sluice.conf $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf
+
+lint:
+	mandoc -Tlint -Wwarning man/*.[58]
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

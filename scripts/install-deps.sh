@@ -1,0 +1,31 @@
+#!/bin/sh
+# Install the Debian packages sluice needs. Idempotent: installs only what is missing.
+#   install-deps.sh          build + run (make, make run)
+#   install-deps.sh --test   also the test peers and tools (make test)
+set -e
+BUILD="build-essential pkg-config libssl-dev libconfig-dev libjson-c-dev libc-ares-dev openssl"
+RUN="nginx python3"
+TEST="libcmocka-dev clang llvm valgrind v2ray trojan nginx libnginx-mod-stream haproxy curl socat
+      python3 iproute2 procps psmisc mandoc"
+want="$BUILD $RUN"
+[ "$1" = "--test" ] && want="$BUILD $TEST"
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing packages:$missing (run as root)" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# Debian's postinst would start nginx/haproxy on their default ports; sluice
+# starts every peer itself, so keep the package scripts from starting daemons.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get install -y -qq --no-install-recommends $missing
