@@ -208,11 +208,11 @@ struct sl_img_cert {
 _Static_assert(sizeof(struct sl_str) == 8, "layout");
 _Static_assert(sizeof(struct sl_img_sect_desc) == 16, "layout");
 _Static_assert(sizeof(struct sl_img_globals) == 64, "layout");
-_Static_assert(sizeof(struct sl_img_hdr) == 48 + 16 * SL_SECT_COUNT + 64 + 64,
+_Static_assert(sizeof(struct sl_img_hdr) == 40 + 16 * SL_SECT_COUNT + 64 + 64,
     "layout");
 _Static_assert(sizeof(struct sl_img_inbound) == 68, "layout");
 _Static_assert(sizeof(struct sl_img_vless_user) == 36, "layout");
-_Static_assert(sizeof(struct sl_img_trojan_user) == 76, "layout");
+_Static_assert(sizeof(struct sl_img_trojan_user) == 68, "layout");
 _Static_assert(sizeof(struct sl_img_dest) == 20, "layout");
 _Static_assert(sizeof(struct sl_img_addr) == 116, "layout");
 _Static_assert(sizeof(struct sl_img_outbound) == 24, "layout");
@@ -265,6 +265,12 @@ struct sl_img_builder {
 	} sect[SL_SECT_COUNT];
 	int	 failed;
 	struct sl_img_globals globals;
+	/* String dedup: open addressing over (hash, sl_str). */
+	struct sl_imgb_strent {
+		uint64_t	 hash;
+		struct sl_str	 s;
+	}	*strtab;
+	size_t	 strtab_cap, strtab_n;
 };
 
 void	 sl_imgb_init(struct sl_img_builder *);

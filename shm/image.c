@@ -1,0 +1,538 @@
+/*
+ * image: build (master) and open (workers, sluicectl) the table image.
+ *
+ * The builder keeps one growable buffer per section and lays them out
+ * back to back, 16-byte aligned, after the header.  The reader trusts
+ * nothing: it checks the header, every section bound, every string and
+ * every index range once, so lookups afterwards need no checks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shm/image.h"
+
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL	0x0008U
+#endif
+
+static const uint32_t sect_elem_size[SL_SECT_COUNT] = {
+	[SL_SECT_STRINGS] = 1,
+	[SL_SECT_INBOUNDS] = sizeof(struct sl_img_inbound),
+	[SL_SECT_VLESS_USERS] = sizeof(struct sl_img_vless_user),
+	[SL_SECT_TROJAN_USERS] = sizeof(struct sl_img_trojan_user),
+	[SL_SECT_FB_NAMES] = sizeof(struct sl_img_fb_name),
+	[SL_SECT_FB_ALPNS] = sizeof(struct sl_img_fb_alpn),
+	[SL_SECT_FB_PATHS] = sizeof(struct sl_img_fb_path),
+	[SL_SECT_DESTS] = sizeof(struct sl_img_dest),
+	[SL_SECT_ADDRS] = sizeof(struct sl_img_addr),
+	[SL_SECT_OUTBOUNDS] = sizeof(struct sl_img_outbound),
+	[SL_SECT_FINAL_RULES] = sizeof(struct sl_img_final_rule),
+	[SL_SECT_PORT_RANGES] = sizeof(struct sl_img_port_range),
+	[SL_SECT_IPSETS] = sizeof(struct sl_img_ipset),
+	[SL_SECT_V4_RANGES] = sizeof(struct sl_img_v4_range),
+	[SL_SECT_V6_RANGES] = sizeof(struct sl_img_v6_range),
+	[SL_SECT_LEVELS] = sizeof(struct sl_img_level),
+	[SL_SECT_CERTS] = sizeof(struct sl_img_cert),
+};
+
+uint64_t
+sl_img_checksum(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+	while (len-- > 0) {
+		h ^= *p++;
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+/* ---- builder ---- */
+
+void
+sl_imgb_init(struct sl_img_builder *b)
+{
+	memset(b, 0, sizeof(*b));
+	/* Offset 0 of the string section is the empty string. */
+	sl_imgb_add(b, SL_SECT_STRINGS, "", 1);
+}
+
+void
+sl_imgb_free(struct sl_img_builder *b)
+{
+	for (int i = 0; i < SL_SECT_COUNT; i++)
+		free(b->sect[i].buf);
+	free(b->strtab);
+	memset(b, 0, sizeof(*b));
+}
+
+static int
+sect_reserve(struct sl_img_builder *b, enum sl_img_sect s, size_t more)
+{
+	size_t need = b->sect[s].len + more, cap = b->sect[s].cap;
+	uint8_t *p;
+
+	if (need <= cap)
+		return 0;
+	while (cap < need)
+		cap = cap ? cap * 2 : 256;
+	if ((p = realloc(b->sect[s].buf, cap)) == NULL) {
+		b->failed = 1;
+		return -1;
+	}
+	b->sect[s].buf = p;
+	b->sect[s].cap = cap;
+	return 0;
+}
+
+uint32_t
+sl_imgb_add(struct sl_img_builder *b, enum sl_img_sect s, const void *rec,
+    size_t size)
+{
+	uint32_t idx = (uint32_t)(b->sect[s].len / size);
+
+	if (size != sect_elem_size[s] && s != SL_SECT_STRINGS) {
+		b->failed = 1;
+		return 0;
+	}
+	if (sect_reserve(b, s, size) == -1)
+		return 0;
+	memcpy(b->sect[s].buf + b->sect[s].len, rec, size);
+	b->sect[s].len += size;
+	return idx;
+}
+
+static int
+strtab_grow(struct sl_img_builder *b)
+{
+	size_t cap = b->strtab_cap ? b->strtab_cap * 2 : 1024;
+	struct sl_imgb_strent *t = calloc(cap, sizeof(*t));
+
+	if (t == NULL)
+		return -1;
+	for (size_t i = 0; i < b->strtab_cap; i++) {
+		size_t j;
+
+		if (b->strtab[i].s.len == 0)
+			continue;
+		for (j = b->strtab[i].hash & (cap - 1); t[j].s.len != 0;
+		    j = (j + 1) & (cap - 1))
+			;
+		t[j] = b->strtab[i];
+	}
+	free(b->strtab);
+	b->strtab = t;
+	b->strtab_cap = cap;
+	return 0;
+}
+
+struct sl_str
+sl_imgb_str(struct sl_img_builder *b, const void *s, size_t len)
+{
+	struct sl_str r = { 0, 0 };
+	uint64_t h = sl_img_checksum(s, len);
+	uint8_t *base;
+	size_t have, j;
+
+	if (len == 0)
+		return r;
+	if (b->strtab_n * 2 >= b->strtab_cap && strtab_grow(b) == -1) {
+		b->failed = 1;
+		return r;
+	}
+	/* Users share emails, inbounds share certificates: store each once. */
+	for (j = h & (b->strtab_cap - 1); b->strtab[j].s.len != 0;
+	    j = (j + 1) & (b->strtab_cap - 1)) {
+		struct sl_str e = b->strtab[j].s;
+
+		if (b->strtab[j].hash == h && e.len == len &&
+		    memcmp(b->sect[SL_SECT_STRINGS].buf + e.off, s, len) == 0)
+			return e;
+	}
+	if (sect_reserve(b, SL_SECT_STRINGS, len + 1) == -1)
+		return r;
+	base = b->sect[SL_SECT_STRINGS].buf;
+	have = b->sect[SL_SECT_STRINGS].len;
+	r.off = (uint32_t)have;
+	r.len = (uint32_t)len;
+	memcpy(base + have, s, len);
+	base[have + len] = '\0';	/* readers may treat strings as C strings */
+	b->sect[SL_SECT_STRINGS].len += len + 1;
+	b->strtab[j].hash = h;
+	b->strtab[j].s = r;
+	b->strtab_n++;
+	return r;
+}
+
+struct sl_str
+sl_imgb_cstr(struct sl_img_builder *b, const char *s)
+{
+	return sl_imgb_str(b, s, s ? strlen(s) : 0);
+}
+
+void *
+sl_imgb_rec(struct sl_img_builder *b, enum sl_img_sect s, uint32_t i,
+    size_t size)
+{
+	return b->sect[s].buf + (size_t)i * size;
+}
+
+uint32_t
+sl_imgb_count(struct sl_img_builder *b, enum sl_img_sect s, size_t size)
+{
+	return (uint32_t)(b->sect[s].len / size);
+}
+
+int
+sl_imgb_finish(struct sl_img_builder *b, uint64_t generation, uint8_t **out,
+    size_t *outlen)
+{
+	struct sl_img_hdr hdr;
+	size_t off = sizeof(hdr);
+	uint8_t *buf;
+
+	if (b->failed)
+		return -1;
+	memset(&hdr, 0, sizeof(hdr));
+	for (int i = 0; i < SL_SECT_COUNT; i++) {
+		off = (off + 15) & ~(size_t)15;
+		hdr.sect[i].off = off;
+		hdr.sect[i].count = (uint32_t)(b->sect[i].len / sect_elem_size[i]);
+		hdr.sect[i].elem_size = sect_elem_size[i];
+		off += b->sect[i].len;
+	}
+	if ((buf = calloc(1, off)) == NULL)
+		return -1;
+	for (int i = 0; i < SL_SECT_COUNT; i++)
+		if (b->sect[i].len > 0)
+			memcpy(buf + hdr.sect[i].off, b->sect[i].buf,
+			    b->sect[i].len);
+	hdr.magic = SL_IMG_MAGIC;
+	hdr.major = SL_IMG_MAJOR;
+	hdr.minor = SL_IMG_MINOR;
+	hdr.hdr_size = sizeof(hdr);
+	hdr.total_size = off;
+	hdr.generation = generation;
+	hdr.globals = b->globals;
+	memcpy(buf, &hdr, sizeof(hdr));
+	hdr.checksum = sl_img_checksum(buf + sizeof(hdr), off - sizeof(hdr));
+	memcpy(buf, &hdr, sizeof(hdr));
+	*out = buf;
+	*outlen = off;
+	return 0;
+}
+
+int
+sl_img_seal(const uint8_t *buf, size_t len)
+{
+	size_t done = 0;
+	ssize_t n;
+	int fd;
+
+	fd = memfd_create("sluice-image",
+	    MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+	if (fd == -1 && errno == EINVAL)	/* kernels before 6.3 */
+		fd = memfd_create("sluice-image", MFD_CLOEXEC |
+		    MFD_ALLOW_SEALING);
+	if (fd == -1)
+		return -1;
+	if (ftruncate(fd, (off_t)len) == -1)
+		goto fail;
+	/* pwrite, not a writable mapping: F_SEAL_WRITE refuses to seal while
+	 * a shared writable mapping exists. */
+	while (done < len) {
+		n = pwrite(fd, buf + done, len - done, (off_t)done);
+		if (n <= 0)
+			goto fail;
+		done += (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE | F_SEAL_SEAL) == -1)
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* ---- reader ---- */
+
+struct check {
+	const uint8_t		*base;
+	const struct sl_img_hdr	*hdr;
+	const char		*err;
+};
+
+static int
+str_ok(const struct check *c, struct sl_str s)
+{
+	uint64_t end = (uint64_t)s.off + s.len;
+
+	/* A string is followed by its NUL terminator inside the section. */
+	return end < c->hdr->sect[SL_SECT_STRINGS].count &&
+	    c->base[c->hdr->sect[SL_SECT_STRINGS].off + end] == '\0';
+}
+
+static int
+range_ok(const struct check *c, enum sl_img_sect s, uint32_t first,
+    uint32_t count)
+{
+	return (uint64_t)first + count <= c->hdr->sect[s].count;
+}
+
+static int
+index_ok(const struct check *c, enum sl_img_sect s, uint32_t i)
+{
+	return i < c->hdr->sect[s].count;
+}
+
+#define REC(c, s, type, i) \
+	((const type *)((c)->base + (c)->hdr->sect[s].off) + (i))
+#define FAIL(c, msg)	do { (c)->err = (msg); return -1; } while (0)
+
+static int
+check_inbounds(struct check *c)
+{
+	for (uint32_t i = 0; i < c->hdr->sect[SL_SECT_INBOUNDS].count; i++) {
+		const struct sl_img_inbound *in =
+		    REC(c, SL_SECT_INBOUNDS, struct sl_img_inbound, i);
+		enum sl_img_sect us = in->protocol == SL_IMG_IN_VLESS ?
+		    SL_SECT_VLESS_USERS : SL_SECT_TROJAN_USERS;
+
+		if (in->protocol != SL_IMG_IN_VLESS &&
+		    in->protocol != SL_IMG_IN_TROJAN)
+			FAIL(c, "inbound: bad protocol");
+		if (!str_ok(c, in->tag) || !str_ok(c, in->listen) ||
+		    !str_ok(c, in->alpn_wire) || !str_ok(c, in->server_name))
+			FAIL(c, "inbound: bad string");
+		if (!range_ok(c, us, in->users_first, in->users_count) ||
+		    !range_ok(c, SL_SECT_FB_NAMES, in->fb_names_first,
+		    in->fb_names_count) ||
+		    !range_ok(c, SL_SECT_CERTS, in->certs_first,
+		    in->certs_count))
+			FAIL(c, "inbound: bad range");
+	}
+	return 0;
+}
+
+static int
+check_users(struct check *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->hdr->sect[SL_SECT_VLESS_USERS].count; i++) {
+		const struct sl_img_vless_user *u =
+		    REC(c, SL_SECT_VLESS_USERS, struct sl_img_vless_user, i);
+		if (!str_ok(c, u->email) || !str_ok(c, u->flow))
+			FAIL(c, "vless user: bad string");
+	}
+	for (i = 0; i < c->hdr->sect[SL_SECT_TROJAN_USERS].count; i++) {
+		const struct sl_img_trojan_user *u =
+		    REC(c, SL_SECT_TROJAN_USERS, struct sl_img_trojan_user, i);
+		if (!str_ok(c, u->email))
+			FAIL(c, "trojan user: bad string");
+	}
+	return 0;
+}
+
+static int
+check_fallbacks(struct check *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->hdr->sect[SL_SECT_FB_NAMES].count; i++) {
+		const struct sl_img_fb_name *n =
+		    REC(c, SL_SECT_FB_NAMES, struct sl_img_fb_name, i);
+		if (!str_ok(c, n->name) || !range_ok(c, SL_SECT_FB_ALPNS,
+		    n->alpns_first, n->alpns_count))
+			FAIL(c, "fallback name: bad record");
+	}
+	for (i = 0; i < c->hdr->sect[SL_SECT_FB_ALPNS].count; i++) {
+		const struct sl_img_fb_alpn *a =
+		    REC(c, SL_SECT_FB_ALPNS, struct sl_img_fb_alpn, i);
+		if (!str_ok(c, a->alpn) || !range_ok(c, SL_SECT_FB_PATHS,
+		    a->paths_first, a->paths_count))
+			FAIL(c, "fallback alpn: bad record");
+	}
+	for (i = 0; i < c->hdr->sect[SL_SECT_FB_PATHS].count; i++) {
+		const struct sl_img_fb_path *p =
+		    REC(c, SL_SECT_FB_PATHS, struct sl_img_fb_path, i);
+		if (!str_ok(c, p->path) || !index_ok(c, SL_SECT_DESTS, p->dest))
+			FAIL(c, "fallback path: bad record");
+	}
+	return 0;
+}
+
+static int
+check_dests(struct check *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->hdr->sect[SL_SECT_DESTS].count; i++) {
+		const struct sl_img_dest *d =
+		    REC(c, SL_SECT_DESTS, struct sl_img_dest, i);
+		if (!str_ok(c, d->text) || d->xver > 2 ||
+		    (d->kind != SL_IMG_DEST_TCP && d->kind != SL_IMG_DEST_UNIX) ||
+		    !range_ok(c, SL_SECT_ADDRS, d->addrs_first, d->addrs_count))
+			FAIL(c, "dest: bad record");
+	}
+	for (i = 0; i < c->hdr->sect[SL_SECT_ADDRS].count; i++) {
+		const struct sl_img_addr *a =
+		    REC(c, SL_SECT_ADDRS, struct sl_img_addr, i);
+		if (a->len < 2 || a->len > sizeof(a->sa))
+			FAIL(c, "addr: bad length");
+	}
+	return 0;
+}
+
+static int
+check_outbounds(struct check *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->hdr->sect[SL_SECT_OUTBOUNDS].count; i++) {
+		const struct sl_img_outbound *o =
+		    REC(c, SL_SECT_OUTBOUNDS, struct sl_img_outbound, i);
+		if (!str_ok(c, o->tag) || !range_ok(c, SL_SECT_FINAL_RULES,
+		    o->final_first, o->final_count) ||
+		    !index_ok(c, SL_SECT_IPSETS, o->default_block_ipset))
+			FAIL(c, "outbound: bad record");
+	}
+	for (i = 0; i < c->hdr->sect[SL_SECT_FINAL_RULES].count; i++) {
+		const struct sl_img_final_rule *r =
+		    REC(c, SL_SECT_FINAL_RULES, struct sl_img_final_rule, i);
+		if (!range_ok(c, SL_SECT_PORT_RANGES, r->ports_first,
+		    r->ports_count) || (r->has_ips &&
+		    !index_ok(c, SL_SECT_IPSETS, r->ipset)))
+			FAIL(c, "final rule: bad record");
+	}
+	for (i = 0; i < c->hdr->sect[SL_SECT_IPSETS].count; i++) {
+		const struct sl_img_ipset *s =
+		    REC(c, SL_SECT_IPSETS, struct sl_img_ipset, i);
+		if (!range_ok(c, SL_SECT_V4_RANGES, s->v4_first, s->v4_count) ||
+		    !range_ok(c, SL_SECT_V6_RANGES, s->v6_first, s->v6_count))
+			FAIL(c, "ipset: bad range");
+	}
+	if (c->hdr->sect[SL_SECT_OUTBOUNDS].count == 0 ||
+	    !index_ok(c, SL_SECT_OUTBOUNDS, c->hdr->globals.default_outbound))
+		FAIL(c, "no default outbound");
+	return 0;
+}
+
+static int
+check_misc(struct check *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->hdr->sect[SL_SECT_CERTS].count; i++) {
+		const struct sl_img_cert *ce =
+		    REC(c, SL_SECT_CERTS, struct sl_img_cert, i);
+		if (!str_ok(c, ce->cert_pem) || !str_ok(c, ce->key_pem))
+			FAIL(c, "cert: bad string");
+	}
+	if (c->hdr->sect[SL_SECT_LEVELS].count == 0)
+		FAIL(c, "no policy level");
+	return 0;
+}
+
+static int
+check_header(struct check *c, size_t size)
+{
+	const struct sl_img_hdr *h = c->hdr;
+
+	if (size < sizeof(*h) || h->magic != SL_IMG_MAGIC)
+		FAIL(c, "not a sluice table image");
+	if (h->major != SL_IMG_MAJOR)
+		FAIL(c, "table image version mismatch");
+	if (h->hdr_size != sizeof(*h) || h->total_size != size)
+		FAIL(c, "table image size mismatch");
+	for (int i = 0; i < SL_SECT_COUNT; i++) {
+		uint64_t end = h->sect[i].off +
+		    (uint64_t)h->sect[i].count * h->sect[i].elem_size;
+		if (h->sect[i].elem_size != sect_elem_size[i] ||
+		    h->sect[i].off < sizeof(*h) || h->sect[i].off % 8 != 0 ||
+		    end > size)
+			FAIL(c, "table image section out of bounds");
+	}
+	if (h->sect[SL_SECT_STRINGS].count == 0)
+		FAIL(c, "table image has no string section");
+	if (sl_img_checksum(c->base + sizeof(*h), size - sizeof(*h)) !=
+	    h->checksum)
+		FAIL(c, "table image checksum mismatch");
+	return 0;
+}
+
+int
+sl_img_check(const void *buf, size_t size, const char **err)
+{
+	struct check c = { buf, buf, NULL };
+
+	if (check_header(&c, size) == -1 || check_inbounds(&c) == -1 ||
+	    check_users(&c) == -1 || check_fallbacks(&c) == -1 ||
+	    check_dests(&c) == -1 || check_outbounds(&c) == -1 ||
+	    check_misc(&c) == -1) {
+		*err = c.err;
+		return -1;
+	}
+	return 0;
+}
+
+int
+sl_img_open(int fd, struct sl_img *img, const char **err)
+{
+	struct stat st;
+	void *p;
+	int seals;
+
+	seals = fcntl(fd, F_GET_SEALS);
+	/* Without SHRINK a truncation would SIGBUS a reader. */
+	if (seals == -1 || (seals & (F_SEAL_SHRINK | F_SEAL_WRITE)) !=
+	    (F_SEAL_SHRINK | F_SEAL_WRITE)) {
+		*err = "table image is not sealed";
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || st.st_size <= 0) {
+		*err = "table image: fstat failed";
+		return -1;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		*err = "table image: mmap failed";
+		return -1;
+	}
+	if (sl_img_check(p, (size_t)st.st_size, err) == -1) {
+		munmap(p, (size_t)st.st_size);
+		return -1;
+	}
+	img->base = p;
+	img->size = (size_t)st.st_size;
+	img->hdr = p;
+	return 0;
+}
+
+void
+sl_img_close(struct sl_img *img)
+{
+	if (img->base != NULL)
+		munmap((void *)img->base, img->size);
+	img->base = NULL;
+	img->hdr = NULL;
+}
+
+const struct sl_img_level *
+sl_img_level(const struct sl_img *img, uint32_t level)
+{
+	const struct sl_img_level *l = sl_img_sect(img, SL_SECT_LEVELS);
+	uint32_t n = sl_img_count(img, SL_SECT_LEVELS);
+
+	for (uint32_t i = 0; i < n; i++)
+		if (l[i].level == level)
+			return &l[i];
+	return &l[0];	/* level 0 is first: the compiler sorts levels */
+}
