@@ -121,8 +121,15 @@ format_line(char *buf, size_t cap, const char *prefix, const char *fmt,
 	if (n >= room)
 		n = room - 1;
 	r = vsnprintf(p + n, room - n, fmt, ap);
-	if (r > 0)
-		n += (size_t)r < room - n ? (size_t)r : room - n - 1;
+	if (r > 0) {
+		size_t m = (size_t)r < room - n ? (size_t)r : room - n - 1;
+
+		/* One record is one line: peers' bytes can hold newlines. */
+		for (size_t i = n; i < n + m; i++)
+			if ((unsigned char)p[i] < 0x20)
+				p[i] = ' ';
+		n += m;
+	}
 	p[n++] = '\n';
 	return n;
 }

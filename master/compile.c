@@ -1,0 +1,572 @@
+/*
+ * compile: configuration model -> table image.
+ *
+ * Runs in the master (and in sluicectl) only.  It may block: it reads
+ * certificate files and resolves fallback host names with getaddrinfo, so
+ * that workers never do either on their hot path.  Fallback names are
+ * therefore resolved once per generation (like nginx upstreams); a reload
+ * resolves them again.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "master/compile.h"
+#include "shm/fallback.h"
+#include "shm/image.h"
+#include "shm/ipset.h"
+#include "shm/log.h"
+
+struct cc {
+	const struct sl_conf	*cf;
+	struct sl_img_builder	 b;
+	struct sl_errors	*errs;
+	uint32_t		 private_set;
+};
+
+static int
+read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0, r;
+
+	if (f == NULL)
+		return -1;
+	do {
+		if (n == cap) {
+			char *p = realloc(buf, cap = cap ? cap * 2 : 8192);
+
+			if (p == NULL) {
+				free(buf);
+				fclose(f);
+				return -1;
+			}
+			buf = p;
+		}
+		r = fread(buf + n, 1, cap - n, f);
+		n += r;
+	} while (r > 0);
+	fclose(f);
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* The worker builds its SSL_CTX from these bytes: refuse what it would. */
+static int
+pem_check(const char *cert, size_t clen, const char *key, size_t klen,
+    const char **why)
+{
+	BIO *cb = BIO_new_mem_buf(cert, (int)clen);
+	BIO *kb = BIO_new_mem_buf(key, (int)klen);
+	X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+	int ok = 0;
+
+	if (x == NULL)
+		*why = "certificateFile: not a PEM certificate";
+	else if (k == NULL)
+		*why = "keyFile: not a PEM private key";
+	else if (X509_check_private_key(x, k) != 1)
+		*why = "keyFile does not match certificateFile";
+	else
+		ok = 1;
+	if (!ok)
+		ERR_clear_error();
+	X509_free(x);
+	EVP_PKEY_free(k);
+	BIO_free(cb);
+	BIO_free(kb);
+	return ok ? 0 : -1;
+}
+
+static int
+add_cert(struct cc *c, const struct sl_conf_cert *ce)
+{
+	struct sl_img_cert rec;
+	char *cert = NULL, *key = NULL;
+	size_t clen, klen;
+	const char *why = NULL;
+	int rc = -1;
+
+	if (read_file(ce->certificate_file, &cert, &clen) == -1)
+		sl_errors_add(c->errs, &ce->where, "certificateFile: %s: %s",
+		    ce->certificate_file, strerror(errno));
+	else if (read_file(ce->key_file, &key, &klen) == -1)
+		sl_errors_add(c->errs, &ce->where, "keyFile: %s: %s",
+		    ce->key_file, strerror(errno));
+	else if (pem_check(cert, clen, key, klen, &why) == -1)
+		sl_errors_add(c->errs, &ce->where, "%s (%s, %s)", why,
+		    ce->certificate_file, ce->key_file);
+	else {
+		rec.cert_pem = sl_imgb_str(&c->b, cert, clen);
+		rec.key_pem = sl_imgb_str(&c->b, key, klen);
+		sl_imgb_add(&c->b, SL_SECT_CERTS, &rec, sizeof(rec));
+		rc = 0;
+	}
+	if (key != NULL)
+		OPENSSL_cleanse(key, klen);
+	free(cert);
+	free(key);
+	return rc;
+}
+
+static void
+add_unix_addr(struct cc *c, const struct sl_conf_fallback *fb)
+{
+	struct sl_img_addr a;
+	struct sockaddr_un *un = (struct sockaddr_un *)(void *)a.sa;
+
+	memset(&a, 0, sizeof(a));
+	un->sun_family = AF_UNIX;
+	/* "@name" is abstract (NUL first, no trailing NUL counted); the
+	 * padded form is already 108 bytes long, so it fills sun_path. */
+	memcpy(un->sun_path, fb->dest, fb->dest_len);
+	if (fb->dest[0] == '@')
+		un->sun_path[0] = '\0';
+	a.len = (uint32_t)(offsetof(struct sockaddr_un, sun_path) +
+	    fb->dest_len + (fb->dest[0] == '@' ? 0 : 1));
+	if (a.len > sizeof(struct sockaddr_un))
+		a.len = sizeof(struct sockaddr_un);
+	sl_imgb_add(&c->b, SL_SECT_ADDRS, &a, sizeof(a));
+}
+
+static int
+split_host_port(const char *dest, char *host, size_t hcap, const char **port)
+{
+	const char *colon = strrchr(dest, ':');
+	size_t hl;
+
+	if (colon == NULL)
+		return -1;
+	hl = (size_t)(colon - dest);
+	if (hl >= 2 && dest[0] == '[' && dest[hl - 1] == ']') {
+		dest++;
+		hl -= 2;
+	}
+	if (hl >= hcap)
+		return -1;
+	memcpy(host, dest, hl);
+	host[hl] = '\0';
+	*port = colon + 1;
+	return 0;
+}
+
+static int
+add_tcp_addrs(struct cc *c, const struct sl_conf_fallback *fb,
+    uint32_t *count)
+{
+	struct addrinfo hints, *res, *ai;
+	struct sl_img_addr a;
+	const char *port;
+	char host[256];
+	int rc;
+
+	if (split_host_port(fb->dest, host, sizeof(host), &port) == -1) {
+		sl_errors_add(c->errs, &fb->where, "dest: \"%s\" is not "
+		    "host:port", fb->dest);
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_family = strcmp(fb->type, "tcp4") == 0 ? AF_INET :
+	    strcmp(fb->type, "tcp6") == 0 ? AF_INET6 : AF_UNSPEC;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		sl_errors_add(c->errs, &fb->where, "dest: cannot resolve "
+		    "\"%s\": %s", fb->dest, gai_strerror(rc));
+		return -1;
+	}
+	*count = 0;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(a.sa))
+			continue;
+		memset(&a, 0, sizeof(a));
+		memcpy(a.sa, ai->ai_addr, ai->ai_addrlen);
+		a.len = (uint32_t)ai->ai_addrlen;
+		sl_imgb_add(&c->b, SL_SECT_ADDRS, &a, sizeof(a));
+		(*count)++;
+	}
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int
+add_dest(struct cc *c, const struct sl_conf_fallback *fb, uint32_t *idx)
+{
+	struct sl_img_dest d;
+	size_t tlen = fb->dest_len;
+
+	memset(&d, 0, sizeof(d));
+	/* Log the padded abstract form without its NUL padding. */
+	if (memchr(fb->dest, '\0', tlen) != NULL)
+		tlen = strlen(fb->dest);
+	d.text = sl_imgb_str(&c->b, fb->dest, tlen);
+	d.xver = (uint8_t)fb->xver;
+	d.addrs_first = sl_imgb_count(&c->b, SL_SECT_ADDRS,
+	    sizeof(struct sl_img_addr));
+	if (strcmp(fb->type, "unix") == 0) {
+		d.kind = SL_IMG_DEST_UNIX;
+		add_unix_addr(c, fb);
+		d.addrs_count = 1;
+	} else {
+		d.kind = SL_IMG_DEST_TCP;
+		if (add_tcp_addrs(c, fb, &d.addrs_count) == -1)
+			return -1;
+	}
+	*idx = sl_imgb_add(&c->b, SL_SECT_DESTS, &d, sizeof(d));
+	return 0;
+}
+
+static int
+add_fallbacks(struct cc *c, const struct sl_conf_inbound *in,
+    struct sl_img_inbound *rec)
+{
+	struct sl_fb_entry *e;
+	int rc = 0;
+
+	if (in->nfallbacks == 0)
+		return 0;
+	if ((e = calloc(in->nfallbacks, sizeof(*e))) == NULL)
+		return -1;
+	for (size_t i = 0; i < in->nfallbacks; i++) {
+		const struct sl_conf_fallback *fb = &in->fallbacks[i];
+
+		e[i].name = fb->name;
+		e[i].alpn = fb->alpn;
+		e[i].path = fb->path;
+		if (add_dest(c, fb, &e[i].dest) == -1)
+			rc = -1;
+	}
+	if (rc == 0 && sl_fb_build(&c->b, e, in->nfallbacks,
+	    &rec->fb_names_first, &rec->fb_names_count) == -1)
+		rc = -1;
+	free(e);
+	return rc;
+}
+
+struct vless_sort {
+	struct sl_img_vless_user u;
+	size_t			 order;
+};
+
+static int
+cmp_vless(const void *a, const void *b)
+{
+	const struct vless_sort *x = a, *y = b;
+	int r = memcmp(x->u.key, y->u.key, 16);
+
+	if (r != 0)
+		return r;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Sorted by key; of two clients with the same key the later one wins,
+ * as in Xray's validator map. */
+static void
+add_vless_users(struct cc *c, const struct sl_conf_inbound *in,
+    struct sl_img_inbound *rec)
+{
+	struct vless_sort *v = calloc(in->nclients + 1, sizeof(*v));
+	size_t i;
+
+	if (v == NULL) {
+		c->b.failed = 1;
+		return;
+	}
+	for (i = 0; i < in->nclients; i++) {
+		const struct sl_conf_client *cl = &in->clients[i];
+
+		memcpy(v[i].u.key, cl->uuid, 16);
+		v[i].u.key[6] = v[i].u.key[7] = 0;
+		v[i].u.email = sl_imgb_cstr(&c->b, cl->email);
+		v[i].u.flow = sl_imgb_cstr(&c->b, cl->flow);
+		v[i].u.level = (uint32_t)cl->level;
+		v[i].order = i;
+	}
+	qsort(v, in->nclients, sizeof(*v), cmp_vless);
+	rec->users_first = sl_imgb_count(&c->b, SL_SECT_VLESS_USERS,
+	    sizeof(v->u));
+	for (i = 0; i < in->nclients; i++) {
+		if (i + 1 < in->nclients &&
+		    memcmp(v[i].u.key, v[i + 1].u.key, 16) == 0)
+			continue;
+		sl_imgb_add(&c->b, SL_SECT_VLESS_USERS, &v[i].u, sizeof(v->u));
+		rec->users_count++;
+	}
+	free(v);
+}
+
+struct trojan_sort {
+	struct sl_img_trojan_user u;
+	size_t			  order;
+};
+
+static int
+cmp_trojan(const void *a, const void *b)
+{
+	const struct trojan_sort *x = a, *y = b;
+	int r = memcmp(x->u.key, y->u.key, 56);
+
+	if (r != 0)
+		return r;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void
+add_trojan_users(struct cc *c, const struct sl_conf_inbound *in,
+    struct sl_img_inbound *rec)
+{
+	struct trojan_sort *v = calloc(in->nclients + 1, sizeof(*v));
+	size_t i;
+
+	if (v == NULL) {
+		c->b.failed = 1;
+		return;
+	}
+	for (i = 0; i < in->nclients; i++) {
+		memcpy(v[i].u.key, in->clients[i].trojan_key, 56);
+		v[i].u.email = sl_imgb_cstr(&c->b, in->clients[i].email);
+		v[i].u.level = (uint32_t)in->clients[i].level;
+		v[i].order = i;
+	}
+	qsort(v, in->nclients, sizeof(*v), cmp_trojan);
+	rec->users_first = sl_imgb_count(&c->b, SL_SECT_TROJAN_USERS,
+	    sizeof(v->u));
+	for (i = 0; i < in->nclients; i++) {
+		if (i + 1 < in->nclients &&
+		    memcmp(v[i].u.key, v[i + 1].u.key, 56) == 0)
+			continue;
+		sl_imgb_add(&c->b, SL_SECT_TROJAN_USERS, &v[i].u,
+		    sizeof(v->u));
+		rec->users_count++;
+	}
+	free(v);
+}
+
+static struct sl_str
+alpn_wire(struct cc *c, const struct sl_conf_inbound *in)
+{
+	static const char *const dflt[] = { "h2", "http/1.1" };
+	const char *const *list = in->alpn ? in->alpn : dflt;
+	size_t n = in->alpn ? in->nalpn : 2, len = 0;
+	uint8_t buf[1024];
+
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(list[i]);
+
+		if (l == 0 || l > 255 || len + 1 + l > sizeof(buf))
+			continue;
+		buf[len++] = (uint8_t)l;
+		memcpy(buf + len, list[i], l);
+		len += l;
+	}
+	return sl_imgb_str(&c->b, buf, len);
+}
+
+static int
+add_inbound(struct cc *c, const struct sl_conf_inbound *in)
+{
+	struct sl_img_inbound rec;
+	int rc = 0;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.tag = sl_imgb_cstr(&c->b, in->tag);
+	rec.listen = sl_imgb_cstr(&c->b, in->listen);
+	rec.port = (uint16_t)in->port;
+	rec.protocol = in->protocol == SL_IN_VLESS ? SL_IMG_IN_VLESS :
+	    SL_IMG_IN_TROJAN;
+	rec.security = in->security == SL_SEC_TLS ? SL_IMG_SEC_TLS :
+	    SL_IMG_SEC_NONE;
+	rec.accept_proxy = (uint8_t)in->accept_proxy_protocol;
+	rec.reject_unknown_sni = (uint8_t)in->reject_unknown_sni;
+	rec.tls_min = (uint16_t)in->min_version;
+	rec.tls_max = (uint16_t)in->max_version;
+	rec.alpn_wire = alpn_wire(c, in);
+	rec.server_name = sl_imgb_cstr(&c->b, in->server_name);
+	rec.certs_first = sl_imgb_count(&c->b, SL_SECT_CERTS,
+	    sizeof(struct sl_img_cert));
+	for (size_t i = 0; i < in->ncerts; i++)
+		if (add_cert(c, &in->certs[i]) == 0)
+			rec.certs_count++;
+		else
+			rc = -1;
+	if (in->protocol == SL_IN_VLESS)
+		add_vless_users(c, in, &rec);
+	else
+		add_trojan_users(c, in, &rec);
+	if (add_fallbacks(c, in, &rec) == -1)
+		rc = -1;
+	sl_imgb_add(&c->b, SL_SECT_INBOUNDS, &rec, sizeof(rec));
+	return rc;
+}
+
+static uint32_t
+add_ipset(struct cc *c, const struct sl_conf_cidr *ips, size_t n)
+{
+	struct sl_cidr *v = calloc(n + 1, sizeof(*v));
+	uint32_t idx;
+
+	if (v == NULL) {
+		c->b.failed = 1;
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		v[i].family = ips[i].family;
+		memcpy(v[i].addr, ips[i].addr, 16);
+		v[i].prefix = ips[i].prefix;
+	}
+	idx = sl_ipset_build(&c->b, v, n);
+	free(v);
+	return idx;
+}
+
+static void
+add_private_set(struct cc *c)
+{
+	struct sl_cidr v[32];
+	size_t n = 0;
+
+	for (size_t i = 0; sl_private_cidrs[i] != NULL && n < 32; i++)
+		if (sl_cidr_parse(sl_private_cidrs[i], &v[n]) == 0)
+			n++;
+	c->private_set = sl_ipset_build(&c->b, v, n);
+}
+
+static void
+add_final_rule(struct cc *c, const struct sl_conf_final_rule *r)
+{
+	struct sl_img_final_rule rec;
+	struct sl_img_port_range pr;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.action = r->action == SL_FINAL_ALLOW ? SL_IMG_FINAL_ALLOW :
+	    SL_IMG_FINAL_BLOCK;
+	rec.networks = (uint8_t)r->networks;
+	rec.ports_first = sl_imgb_count(&c->b, SL_SECT_PORT_RANGES,
+	    sizeof(pr));
+	rec.ports_count = (uint32_t)r->nports;
+	for (size_t i = 0; i < r->nports; i++) {
+		pr.from = r->ports[i].from;
+		pr.to = r->ports[i].to;
+		sl_imgb_add(&c->b, SL_SECT_PORT_RANGES, &pr, sizeof(pr));
+	}
+	if (r->nips > 0) {
+		rec.has_ips = 1;
+		rec.ipset = add_ipset(c, r->ips, r->nips);
+	}
+	rec.has_block_delay = (uint8_t)r->has_block_delay;
+	rec.block_delay_min = r->block_delay_min;
+	rec.block_delay_max = r->block_delay_max;
+	sl_imgb_add(&c->b, SL_SECT_FINAL_RULES, &rec, sizeof(rec));
+}
+
+static void
+add_outbound(struct cc *c, const struct sl_conf_outbound *o)
+{
+	struct sl_img_outbound rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.tag = sl_imgb_cstr(&c->b, o->tag);
+	rec.protocol = o->protocol == SL_OUT_FREEDOM ? SL_IMG_OUT_FREEDOM :
+	    SL_IMG_OUT_BLACKHOLE;
+	rec.blackhole_http = (uint8_t)o->blackhole_http;
+	rec.default_block_ipset = c->private_set;
+	rec.final_first = sl_imgb_count(&c->b, SL_SECT_FINAL_RULES,
+	    sizeof(struct sl_img_final_rule));
+	rec.final_count = (uint32_t)o->nfinal_rules;
+	for (size_t i = 0; i < o->nfinal_rules; i++)
+		add_final_rule(c, &o->final_rules[i]);
+	sl_imgb_add(&c->b, SL_SECT_OUTBOUNDS, &rec, sizeof(rec));
+}
+
+static void
+add_levels(struct cc *c)
+{
+	for (size_t i = 0; i < c->cf->nlevels; i++) {
+		const struct sl_conf_level *l = &c->cf->levels[i];
+		struct sl_img_level rec = {
+			.level = (uint32_t)l->level,
+			.handshake_ms = l->handshake_ms,
+			.conn_idle_ms = l->conn_idle_ms,
+			.uplink_only_ms = l->uplink_only_ms,
+			.downlink_only_ms = l->downlink_only_ms,
+		};
+		sl_imgb_add(&c->b, SL_SECT_LEVELS, &rec, sizeof(rec));
+	}
+}
+
+static void
+set_globals(struct cc *c)
+{
+	const struct sl_conf *cf = c->cf;
+
+	c->b.globals.loglevel = (uint32_t)cf->log.loglevel;
+	c->b.globals.access_log = strcmp(cf->log.access, "none") != 0;
+	c->b.globals.relay = (uint32_t)cf->sluice.relay;
+	c->b.globals.shutdown_timeout = cf->sluice.shutdown_timeout;
+	c->b.globals.default_outbound = 0;	/* Xray: the first outbound */
+}
+
+int
+sl_compile(const struct sl_conf *cf, uint64_t generation, uint8_t **out,
+    size_t *outlen, struct sl_errors *errs)
+{
+	struct cc c = { .cf = cf, .errs = errs };
+	int rc = 0;
+
+	sl_imgb_init(&c.b);
+	set_globals(&c);
+	add_levels(&c);
+	add_private_set(&c);
+	for (size_t i = 0; i < cf->ninbounds; i++)
+		if (add_inbound(&c, &cf->inbounds[i]) == -1)
+			rc = -1;
+	for (size_t i = 0; i < cf->noutbounds; i++)
+		add_outbound(&c, &cf->outbounds[i]);
+	if (rc == 0 && sl_imgb_finish(&c.b, generation, out, outlen) == -1) {
+		sl_errors_add(errs, NULL, "table image: out of memory");
+		rc = -1;
+	}
+	sl_imgb_free(&c.b);
+	return rc;
+}
+
+int
+sl_compile_check_file(const char *file, int quiet)
+{
+	struct sl_errors errs;
+	struct sl_conf *cf;
+	uint8_t *img = NULL;
+	size_t len;
+	int rc = -1;
+
+	sl_errors_init(&errs);
+	cf = sl_conf_load(file, &errs);
+	if (cf != NULL && sl_compile(cf, 0, &img, &len, &errs) == 0)
+		rc = 0;
+	if (errs.count > 0)
+		fprintf(stderr, "%.*s", (int)errs.len, errs.buf);
+	if (rc == 0 && !quiet)
+		printf("%s: configuration OK (%zu inbounds, %zu outbounds, "
+		    "table image %zu bytes)\n", file, cf->ninbounds,
+		    cf->noutbounds, len);
+	else if (rc != 0)
+		fprintf(stderr, "%s: configuration has %d error%s\n", file,
+		    errs.count, errs.count == 1 ? "" : "s");
+	free(img);
+	sl_conf_free(cf);
+	sl_errors_free(&errs);
+	return rc;
+}

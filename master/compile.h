@@ -1,0 +1,24 @@
+/*
+ * compile: turn a checked configuration model into a table image.
+ *
+ * Owns every decision made once per generation rather than per
+ * connection: reading certificate files, resolving fallback destinations,
+ * sorting user tables, filling the fallback table, merging IP sets.
+ */
+#ifndef SL_MASTER_COMPILE_H
+#define SL_MASTER_COMPILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "master/conf.h"
+
+/* 0 and a malloc'ed image in *out, or -1 with errors appended. */
+int	 sl_compile(const struct sl_conf *, uint64_t generation,
+	    uint8_t **out, size_t *outlen, struct sl_errors *);
+
+/* Load, check and compile FILE; print every error to stderr.  Used by
+ * `sluiced -t` and `sluicectl check`.  Returns 0 if the config is good. */
+int	 sl_compile_check_file(const char *file, int quiet);
+
+#endif
