@@ -1,0 +1,565 @@
+/*
+ * conn: accept -> PROXY header -> TLS -> first packet -> classification.
+ *
+ * Everything up to the first packet runs under the handshake deadline of
+ * policy level 0 (Xray's behaviour: the user is not known yet).  The first
+ * packet is exactly one read of at most 8 KiB, as in Xray, because the
+ * fallback decision (<18 bytes, path sniffing) depends on that boundary.
+ * It lands in the up buffer and is never consumed on the fallback path, so
+ * a fallback target sees the client's bytes from byte 0.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "shm/log.h"
+#include "worker/conn.h"
+#include "worker/dns.h"
+#include "worker/proxyproto.h"
+#include "worker/tls.h"
+#include "worker/trojan.h"
+#include "worker/vless.h"
+
+static void	conn_event(struct sl_ev *, uint32_t);
+static void	conn_first(struct sl_conn *);
+static void	conn_classify(struct sl_conn *);
+
+const char *
+sl_addr_str(const struct sockaddr *sa, char *buf, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		snprintf(buf, cap, "%s:%u", ip, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, cap, "[%s]:%u", ip, ntohs(in6->sin6_port));
+	} else
+		snprintf(buf, cap, "unix:");
+	return buf;
+}
+
+void
+sl_conn_set_events(struct sl_conn *c, struct sl_ev *ev, uint32_t mask)
+{
+	if (ev->fd < 0 || ev->events == mask)
+		return;
+	if (sl_ev_set(c->w->loop, ev, mask) == -1)
+		sl_warn("epoll_ctl: %s", strerror(errno));
+}
+
+void
+sl_conn_touch(struct sl_conn *c)
+{
+	sl_timer_add(c->w->loop, &c->timer, c->idle_ms);
+}
+
+static void
+conn_timeout(struct sl_timer *t)
+{
+	struct sl_conn *c = t->data;
+
+	sl_conn_close(c, c->state == SL_C_HOLD ? "blocked by final rule" :
+	    c->state < SL_C_RESOLVE ? "handshake timeout" : "idle timeout");
+}
+
+static void
+target_str(const struct sl_target *t, char *buf, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (t->atyp == SL_ATYP_DOMAIN)
+		snprintf(buf, cap, "%s:%u", t->host, t->port);
+	else if (t->atyp == SL_ATYP_IPV4)
+		snprintf(buf, cap, "%s:%u", inet_ntop(AF_INET, t->ip, ip,
+		    sizeof(ip)), t->port);
+	else
+		snprintf(buf, cap, "[%s]:%u", inet_ntop(AF_INET6, t->ip, ip,
+		    sizeof(ip)), t->port);
+}
+
+static void
+access_log(struct sl_conn *c, const char *why)
+{
+	const char *tag = sl_img_str(&c->w->img, c->in->tag);
+	uint64_t ms = sl_loop_now(c->w->loop) - c->started;
+	char peer[80], dst[300];
+
+	if (!c->w->img.hdr->globals.access_log)
+		return;
+	sl_addr_str((struct sockaddr *)&c->peer, peer, sizeof(peer));
+	if (c->is_fallback && c->state >= SL_C_DIAL) {
+		const struct sl_img_dest *d = SL_IMG_REC(&c->w->img,
+		    SL_SECT_DESTS, struct sl_img_dest, c->dest);
+
+		sl_log_access("from %s fallback %s [%s] reason=\"%s\" sni=%s "
+		    "alpn=%s path=%s up=%llu down=%llu time=%llu.%03llus%s%s",
+		    peer, sl_img_str(&c->w->img, d->text), tag, c->reason,
+		    c->sni, c->alpn, c->path,
+		    (unsigned long long)c->up_bytes,
+		    (unsigned long long)c->down_bytes,
+		    (unsigned long long)(ms / 1000),
+		    (unsigned long long)(ms % 1000), why ? " end=" : "",
+		    why ? why : "");
+	} else if (c->email != NULL && c->state >= SL_C_RESOLVE) {
+		const struct sl_img_outbound *o = SL_IMG_REC(&c->w->img,
+		    SL_SECT_OUTBOUNDS, struct sl_img_outbound, c->outbound);
+
+		target_str(&c->target, dst, sizeof(dst));
+		sl_log_access("from %s accepted tcp:%s [%s >> %s] email: %s "
+		    "up=%llu down=%llu time=%llu.%03llus%s%s", peer, dst, tag,
+		    sl_img_str(&c->w->img, o->tag), c->email,
+		    (unsigned long long)c->up_bytes,
+		    (unsigned long long)c->down_bytes,
+		    (unsigned long long)(ms / 1000),
+		    (unsigned long long)(ms % 1000), why ? " end=" : "",
+		    why ? why : "");
+	} else if (why != NULL)
+		sl_log_access("from %s rejected [%s] reason=\"%s\"", peer, tag,
+		    why);
+}
+
+void
+sl_conn_close(struct sl_conn *c, const char *why)
+{
+	struct sl_wctx *w = c->w;
+
+	access_log(c, why);
+	sl_timer_del(w->loop, &c->timer);
+	sl_timer_del(w->loop, &c->dial_timer);
+	if (c->dnsq != NULL)
+		sl_dns_cancel(w->dns, c->dnsq);
+	if (c->sev.fd >= 0) {
+		sl_conn_set_events(c, &c->sev, 0);
+		sl_loop_forget(w->loop, &c->sev);
+		close(c->sev.fd);
+	}
+	sl_conn_set_events(c, &c->cev, 0);
+	sl_loop_forget(w->loop, &c->cev);
+	SSL_free(c->ssl);
+	close(c->cev.fd);
+	free(c->up.data);
+	free(c->down.data);
+	free(c->addrs);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	free(c);
+	w->nconns--;
+}
+
+void
+sl_conn_close_all(struct sl_wctx *w)
+{
+	while (w->conns != NULL)
+		sl_conn_close(w->conns, "worker exit");
+}
+
+/* ---- PROXY header (acceptProxyProtocol) ---- */
+
+static void
+conn_proxy_in(struct sl_conn *c)
+{
+	uint8_t buf[4096 + 16];
+	struct sl_pp_result pp;
+	size_t used;
+	ssize_t n;
+	int r;
+
+	/* Peek, then consume exactly the header: what follows it may be a
+	 * TLS ClientHello that OpenSSL must read from the socket. */
+	n = recv(c->cev.fd, buf, sizeof(buf), MSG_PEEK);
+	if (n == 0 || (n < 0 && errno != EAGAIN)) {
+		sl_conn_close(c, "closed before PROXY header");
+		return;
+	}
+	if (n < 0)
+		return;
+	r = sl_pp_parse(buf, (size_t)n, &used, &pp);
+	if (r == SL_AGAIN)
+		return;	/* edge-triggered in this state: wait for more */
+	if (r != SL_OK) {
+		sl_conn_close(c, "invalid PROXY header");
+		return;
+	}
+	if (recv(c->cev.fd, buf, used, 0) != (ssize_t)used) {
+		sl_conn_close(c, "PROXY header read");
+		return;
+	}
+	if (!pp.local) {
+		c->peer = pp.src;
+		c->peer_len = pp.src_len;
+		c->local = pp.dst;
+		c->local_len = pp.dst_len;
+	}
+	c->state = c->ssl ? SL_C_TLS : SL_C_FIRST;
+	sl_conn_set_events(c, &c->cev, EPOLLIN);
+	conn_event(&c->cev, EPOLLIN);
+}
+
+/* ---- TLS handshake ---- */
+
+static void
+conn_tls(struct sl_conn *c)
+{
+	const unsigned char *alpn;
+	const char *sni;
+	unsigned alen;
+	int r = SSL_do_handshake(c->ssl);
+
+	if (r != 1) {
+		int e = SSL_get_error(c->ssl, r);
+
+		if (e == SSL_ERROR_WANT_READ)
+			sl_conn_set_events(c, &c->cev, EPOLLIN);
+		else if (e == SSL_ERROR_WANT_WRITE)
+			sl_conn_set_events(c, &c->cev, EPOLLOUT);
+		else {
+			ERR_clear_error();
+			sl_conn_close(c, "TLS handshake failed");
+		}
+		return;
+	}
+	sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+	snprintf(c->sni, sizeof(c->sni), "%s", sni ? sni : "");
+	SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
+	snprintf(c->alpn, sizeof(c->alpn), "%.*s", (int)alen,
+	    alen ? (const char *)alpn : "");
+	c->state = SL_C_FIRST;
+	sl_conn_set_events(c, &c->cev, EPOLLIN);
+	conn_first(c);
+}
+
+/* ---- first packet ---- */
+
+static void
+conn_first(struct sl_conn *c)
+{
+	ssize_t n = sl_relay_client_read(c, SL_FIRST_MAX);
+
+	if (n == -1)
+		return;
+	if (n <= 0) {
+		/* Xray: no fallback for a silent or failed client. */
+		sl_conn_close(c, n == 0 ? "closed before first packet" :
+		    "read error before first packet");
+		return;
+	}
+	c->first_len = (size_t)n;
+	conn_classify(c);
+}
+
+static void
+conn_more_header(struct sl_conn *c)
+{
+	ssize_t n = sl_relay_client_read(c, SIZE_MAX);
+
+	if (n == -1)
+		return;
+	if (n <= 0) {
+		sl_conn_close(c, "incomplete request header");
+		return;
+	}
+	conn_classify(c);
+}
+
+/* ---- classification ---- */
+
+static int
+vless_user(struct sl_conn *c, const uint8_t *uuid)
+{
+	const struct sl_img_vless_user *u = SL_IMG_REC(&c->w->img,
+	    SL_SECT_VLESS_USERS, struct sl_img_vless_user, c->in->users_first);
+	size_t lo = 0, hi = c->in->users_count;
+	uint8_t key[16];
+
+	sl_vless_key(uuid, key);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = memcmp(key, u[mid].key, 16);
+
+		if (r == 0) {
+			c->email = sl_img_str(&c->w->img, u[mid].email);
+			c->level = u[mid].level;
+			return u[mid].flow.len == 0 ? 0 : -2;
+		}
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+static int
+trojan_user(struct sl_conn *c, const uint8_t *hex)
+{
+	const struct sl_img_trojan_user *u = SL_IMG_REC(&c->w->img,
+	    SL_SECT_TROJAN_USERS, struct sl_img_trojan_user,
+	    c->in->users_first);
+	size_t lo = 0, hi = c->in->users_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = memcmp(hex, u[mid].key, 56);
+
+		if (r == 0) {
+			c->email = sl_img_str(&c->w->img, u[mid].email);
+			c->level = u[mid].level;
+			return 0;
+		}
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+/* Unauthenticated: fall back if the inbound has fallbacks, else close. */
+static void
+not_ours(struct sl_conn *c, const char *reason)
+{
+	if (c->in->fb_names_count > 0)
+		sl_fallback_start(c, reason);
+	else
+		sl_conn_close(c, reason);
+}
+
+/* Authenticated request parsed: the payload after the header stays in
+ * the up buffer and goes to the target. */
+static void
+request_ready(struct sl_conn *c, const struct sl_target *t, size_t hlen)
+{
+	c->target = *t;
+	c->up.off += hlen;
+	c->up.len -= hlen;
+	if (t->cmd != SL_CMD_TCP) {
+		c->email = NULL;
+		sl_conn_close(c, t->cmd == SL_CMD_UDP ? "UDP not supported" :
+		    "mux not supported");
+		return;
+	}
+	c->policy = sl_img_level(&c->w->img, c->level);
+	sl_outbound_start(c);
+}
+
+static void
+classify_vless(struct sl_conn *c)
+{
+	const uint8_t *b = c->up.data;
+	size_t len = c->up.len;
+	struct sl_vless_req req;
+	const char *why = NULL;
+	int fb = c->in->fb_names_count > 0, r;
+
+	if (c->email == NULL) {
+		if (len < 18) {
+			if (fb)
+				sl_fallback_start(c, "fallback directly");
+			else
+				c->state = SL_C_HEADER;	/* strict: read on */
+			return;
+		}
+		if (b[0] != 0) {
+			not_ours(c, "invalid request version");
+			return;
+		}
+		if ((r = vless_user(c, b + 1)) == -1) {
+			not_ours(c, "invalid request user id");
+			return;
+		}
+		if (r == -2) {
+			c->email = NULL;
+			sl_conn_close(c, "flow xtls-rprx-vision not supported");
+			return;
+		}
+	}
+	r = sl_vless_parse(b, len, &req, &why);
+	if (r == SL_AGAIN) {
+		c->state = SL_C_HEADER;
+		return;
+	}
+	if (r != SL_OK || req.flow[0] != '\0') {
+		c->email = NULL;	/* rejected after the UUID: no fallback */
+		sl_conn_close(c, r != SL_OK ? why : "unknown request flow");
+		return;
+	}
+	c->down_prefix = SL_VLESS_RESPONSE_LEN;
+	request_ready(c, &req.target, req.header_len);
+}
+
+static void
+classify_trojan(struct sl_conn *c)
+{
+	struct sl_trojan_req req;
+	const char *why = NULL;
+	int r = sl_trojan_parse(c->up.data, c->up.len, &req, &why);
+
+	if (c->email == NULL) {
+		if (r == SL_DECLINED) {
+			not_ours(c, "not trojan protocol");
+			return;
+		}
+		if (c->up.len >= 58 && trojan_user(c, c->up.data) == -1) {
+			not_ours(c, "not a valid user");
+			return;
+		}
+	}
+	if (r == SL_AGAIN) {
+		c->state = SL_C_HEADER;
+		return;
+	}
+	if (r != SL_OK) {
+		c->email = NULL;
+		sl_conn_close(c, why);
+		return;
+	}
+	request_ready(c, &req.target, req.header_len);
+}
+
+static void
+conn_classify(struct sl_conn *c)
+{
+	if (c->in->protocol == SL_IMG_IN_VLESS)
+		classify_vless(c);
+	else
+		classify_trojan(c);
+}
+
+static void
+conn_event(struct sl_ev *ev, uint32_t events)
+{
+	struct sl_conn *c = ev->data;
+
+	(void)events;
+	switch (c->state) {
+	case SL_C_PROXY_IN:
+		conn_proxy_in(c);
+		break;
+	case SL_C_TLS:
+		conn_tls(c);
+		break;
+	case SL_C_FIRST:
+		conn_first(c);
+		break;
+	case SL_C_HEADER:
+		conn_more_header(c);
+		break;
+	default:
+		sl_relay_event(ev, events);
+		break;
+	}
+}
+
+/* ---- accept ---- */
+
+static struct sl_conn *
+conn_new(struct sl_wctx *w, int fd, uint32_t inbound)
+{
+	struct sl_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->up.data = malloc(SL_BUF_SIZE);
+	c->down.data = malloc(SL_BUF_SIZE);
+	if (c->up.data == NULL || c->down.data == NULL) {
+		free(c->up.data);
+		free(c->down.data);
+		free(c);
+		return NULL;
+	}
+	c->w = w;
+	c->inbound = inbound;
+	c->in = SL_IMG_REC(&w->img, SL_SECT_INBOUNDS, struct sl_img_inbound,
+	    inbound);
+	sl_ev_init(&c->cev, fd, conn_event, c);
+	sl_ev_init(&c->sev, -1, sl_relay_event, c);
+	sl_timer_init(&c->timer, conn_timeout, c);
+	sl_timer_init(&c->dial_timer, NULL, c);
+	c->started = sl_loop_now(w->loop);
+	c->policy = sl_img_level(&w->img, 0);
+	c->peer_len = sizeof(c->peer);
+	c->local_len = sizeof(c->local);
+	return c;
+}
+
+static void
+conn_start(struct sl_conn *c)
+{
+	c->idle_ms = c->policy->handshake_ms;
+	sl_conn_touch(c);
+	if (c->in->accept_proxy) {
+		c->state = SL_C_PROXY_IN;
+		sl_conn_set_events(c, &c->cev, EPOLLIN | EPOLLET);
+		conn_proxy_in(c);
+	} else if (c->ssl != NULL) {
+		c->state = SL_C_TLS;
+		conn_tls(c);
+	} else {
+		c->state = SL_C_FIRST;
+		sl_conn_set_events(c, &c->cev, EPOLLIN);
+		conn_first(c);
+	}
+}
+
+void
+sl_conn_accept(struct sl_wctx *w, int lfd, uint32_t inbound)
+{
+	struct sl_conn *c;
+	struct sockaddr_storage peer;
+	socklen_t plen;
+	int fd, one = 1;
+
+	/* A bounded batch: one busy listener must not starve the rest. */
+	for (int i = 0; i < 64; i++) {
+		plen = sizeof(peer);
+		fd = accept4(lfd, (struct sockaddr *)&peer, &plen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				sl_warn("accept: %s", strerror(errno));
+			return;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if ((c = conn_new(w, fd, inbound)) == NULL) {
+			close(fd);
+			continue;
+		}
+		memcpy(&c->peer, &peer, plen);
+		c->peer_len = plen;
+		getsockname(fd, (struct sockaddr *)&c->local, &c->local_len);
+		if (w->tls[inbound] != NULL &&
+		    (c->ssl = sl_tls_new(w->tls[inbound], fd)) == NULL) {
+			close(fd);
+			free(c->up.data);
+			free(c->down.data);
+			free(c);
+			continue;
+		}
+		w->nconns++;
+		c->next = w->conns;
+		if (w->conns != NULL)
+			w->conns->prev = c;
+		w->conns = c;
+		conn_start(c);
+	}
+}

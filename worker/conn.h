@@ -1,0 +1,136 @@
+/*
+ * conn: one client connection and its state machine.
+ *
+ *   accept -> [PROXY header in] -> [TLS handshake] -> first packet ->
+ *     classify: VLESS/Trojan request -> outbound -> relay
+ *               anything else        -> fallback dest -> relay
+ *
+ * Owns struct sl_conn, the per-worker context (struct sl_wctx) and the
+ * access log line.  The other worker modules (tls, dial, relay, outbound,
+ * fallback) each drive one stage of the same structure.
+ */
+#ifndef SL_WORKER_CONN_H
+#define SL_WORKER_CONN_H
+
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shm/image.h"
+#include "shm/types.h"
+#include "worker/loop.h"
+
+#define SL_BUF_SIZE	16384
+#define SL_FIRST_MAX	8192	/* Xray's first read: one 8 KiB buffer */
+
+struct sl_dns;
+struct sl_dns_query;
+struct sl_tls_ctx;
+
+/* Everything a worker shares between its connections. */
+struct sl_wctx {
+	struct sl_loop		*loop;
+	struct sl_dns		*dns;
+	struct sl_img		 img;
+	struct sl_tls_ctx	**tls;		/* per inbound, NULL = plain */
+	struct sl_conn		*conns;		/* every open connection */
+	size_t			 nconns;
+	int			 draining;
+};
+
+enum sl_conn_state {
+	SL_C_PROXY_IN,		/* reading the PROXY header */
+	SL_C_TLS,		/* TLS handshake */
+	SL_C_FIRST,		/* waiting for the first packet */
+	SL_C_HEADER,		/* proxy header incomplete: reading more */
+	SL_C_RESOLVE,		/* outbound: DNS */
+	SL_C_DIAL,		/* connecting to a target or fallback dest */
+	SL_C_RELAY,
+	SL_C_HOLD		/* blocked: drain the client, then close */
+};
+
+struct sl_dial_addr {
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+};
+
+struct sl_buf {
+	uint8_t		*data;
+	size_t		 off, len;	/* pending bytes: data[off..off+len) */
+};
+
+struct sl_conn {
+	struct sl_wctx		*w;
+	struct sl_conn		*prev, *next;
+	enum sl_conn_state	 state;
+	uint32_t		 inbound;
+	const struct sl_img_inbound *in;
+
+	/* client side */
+	struct sl_ev		 cev;
+	SSL			*ssl;
+	struct sockaddr_storage	 peer, local;	/* PROXY header overrides */
+	socklen_t		 peer_len, local_len;
+
+	/* server side (target or fallback dest) */
+	struct sl_ev		 sev;
+
+	struct sl_timer		 timer;		/* handshake / idle deadline */
+	struct sl_timer		 dial_timer;	/* retry back-off */
+	uint64_t		 started;	/* ms on the loop clock */
+	uint32_t		 idle_ms;	/* current inactivity limit */
+	const struct sl_img_level *policy;
+
+	/* up: client -> server (starts with the first packet); down: back */
+	struct sl_buf		 up, down;
+	size_t			 first_len;
+	uint64_t		 up_bytes, down_bytes;
+	unsigned		 client_eof:1, server_eof:1;
+	unsigned		 up_shut:1, down_shut:1;
+	unsigned		 down_prefix:2;	/* VLESS: "00 00" before data */
+	unsigned		 ssl_read_wants_write:1;
+	unsigned		 ssl_write_wants_read:1;
+	unsigned		 client_write_blocked:1;
+
+	/* what the first packet turned out to be */
+	int			 is_fallback;
+	const char		*reason;	/* fallback or reject reason */
+	const char		*email;
+	uint32_t		 level;
+	struct sl_target	 target;
+	uint32_t		 outbound;
+	uint32_t		 dest;		/* fallback: index into DESTS */
+	char			 sni[256], alpn[64], path[64];
+
+	/* dialing */
+	struct sl_dns_query	*dnsq;
+	struct sl_dial_addr	*addrs;		/* candidates, in order */
+	size_t			 naddrs, addr_next;
+	int			 attempt, max_attempts;
+	const char		*dial_err;
+};
+
+void	 sl_conn_accept(struct sl_wctx *, int lfd, uint32_t inbound);
+void	 sl_conn_close_all(struct sl_wctx *);
+/* End the connection now (access-logged with its outcome). */
+void	 sl_conn_close(struct sl_conn *, const char *why);
+/* Re-arm the inactivity timer after progress. */
+void	 sl_conn_touch(struct sl_conn *);
+void	 sl_conn_set_events(struct sl_conn *, struct sl_ev *, uint32_t);
+const char *sl_addr_str(const struct sockaddr *, char *, size_t);
+
+/* Stages implemented by other modules. */
+void	 sl_fallback_start(struct sl_conn *, const char *reason);
+void	 sl_outbound_start(struct sl_conn *);
+/* Connect to c->addrs; calls sl_relay_start when connected. */
+void	 sl_dial_start(struct sl_conn *, int retries);
+void	 sl_relay_start(struct sl_conn *);
+/* One read from the client, appended to the up buffer (at most max
+ * bytes).  >0, 0 = EOF, -1 = would block, -2 = error. */
+ssize_t	 sl_relay_client_read(struct sl_conn *, size_t max);
+void	 sl_relay_event(struct sl_ev *, uint32_t);
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * outbound: send an authenticated request to its outbound.
+ *
+ * freedom: resolve the target (asynchronously), apply finalRules to every
+ * candidate address, dial the allowed ones.  When no final rule matches,
+ * a connection that came in through VLESS or Trojan may not reach a
+ * private address (Xray's default), so clients cannot reach the server's
+ * own backends through the tunnel.  A blocked connection is "blackholed"
+ * as in Xray: its input is drained and it is closed after blockDelay
+ * (default a random 30-90 s), so a scanner learns nothing from timing.
+ *
+ * blackhole: close at once, or write Xray's 403 response first.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "shm/ipset.h"
+#include "shm/log.h"
+#include "worker/conn.h"
+#include "worker/dns.h"
+
+enum verdict { ALLOW, BLOCK };
+
+static int
+rule_matches(struct sl_conn *c, const struct sl_img_final_rule *r,
+    const struct sockaddr *sa)
+{
+	const struct sl_img_port_range *p;
+	uint32_t i;
+
+	if (r->networks != 0 && !(r->networks & 0x1))	/* SL_NET_TCP */
+		return 0;
+	if (r->ports_count > 0) {
+		p = SL_IMG_REC(&c->w->img, SL_SECT_PORT_RANGES,
+		    struct sl_img_port_range, r->ports_first);
+		for (i = 0; i < r->ports_count; i++)
+			if (c->target.port >= p[i].from &&
+			    c->target.port <= p[i].to)
+				break;
+		if (i == r->ports_count)
+			return 0;
+	}
+	return !r->has_ips || sl_ipset_match(&c->w->img, r->ipset, sa);
+}
+
+static enum verdict
+final_verdict(struct sl_conn *c, const struct sockaddr *sa,
+    const struct sl_img_final_rule **hit)
+{
+	const struct sl_img_outbound *o = SL_IMG_REC(&c->w->img,
+	    SL_SECT_OUTBOUNDS, struct sl_img_outbound, c->outbound);
+
+	*hit = NULL;
+	for (uint32_t i = 0; i < o->final_count; i++) {
+		const struct sl_img_final_rule *r = SL_IMG_REC(&c->w->img,
+		    SL_SECT_FINAL_RULES, struct sl_img_final_rule,
+		    o->final_first + i);
+
+		if (rule_matches(c, r, sa)) {
+			*hit = r;
+			return r->action == SL_IMG_FINAL_ALLOW ? ALLOW : BLOCK;
+		}
+	}
+	/* Every inbound sluice has today is VLESS or Trojan. */
+	return sl_ipset_match(&c->w->img, o->default_block_ipset, sa) ?
+	    BLOCK : ALLOW;
+}
+
+static uint32_t
+random_between(uint32_t lo, uint32_t hi)
+{
+	uint32_t r = 0;
+
+	if (hi <= lo)
+		return lo;
+	RAND_bytes((unsigned char *)&r, sizeof(r));
+	return lo + r % (hi - lo + 1);
+}
+
+static void
+hold(struct sl_conn *c, const struct sl_img_final_rule *r)
+{
+	uint32_t s = r && r->has_block_delay ?
+	    random_between(r->block_delay_min, r->block_delay_max) :
+	    random_between(30, 90);
+
+	sl_info("blocked by final rule: %s:%u", c->target.host,
+	    c->target.port);
+	c->reason = "blocked";
+	c->state = SL_C_HOLD;
+	c->idle_ms = s * 1000;
+	sl_conn_touch(c);
+	sl_conn_set_events(c, &c->cev, EPOLLIN);
+}
+
+/* Keep the allowed candidates, in order. */
+static void
+filter_and_dial(struct sl_conn *c)
+{
+	const struct sl_img_final_rule *hit = NULL, *first_hit = NULL;
+	size_t o = 0;
+
+	for (size_t i = 0; i < c->naddrs; i++) {
+		if (final_verdict(c, (struct sockaddr *)&c->addrs[i].ss,
+		    &hit) == ALLOW)
+			c->addrs[o++] = c->addrs[i];
+		else if (first_hit == NULL)
+			first_hit = hit;
+	}
+	if (o == 0) {
+		hold(c, first_hit);
+		return;
+	}
+	c->naddrs = o;
+	sl_dial_start(c, 5);
+}
+
+static void
+resolved(void *arg, int status, const char *err,
+    const struct sockaddr_storage *addrs, size_t n)
+{
+	struct sl_conn *c = arg;
+
+	c->dnsq = NULL;
+	if (status != 0 || n == 0) {
+		sl_info("cannot resolve %s: %s", c->target.host,
+		    err ? err : "no address");
+		sl_conn_close(c, "DNS failure");
+		return;
+	}
+	c->addrs = calloc(n, sizeof(*c->addrs));
+	if (c->addrs == NULL) {
+		sl_conn_close(c, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		c->addrs[i].ss = addrs[i];
+		c->addrs[i].len = addrs[i].ss_family == AF_INET ?
+		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	}
+	c->naddrs = n;
+	filter_and_dial(c);
+}
+
+static void
+target_ip(struct sl_conn *c)
+{
+	struct sl_dial_addr *a = calloc(1, sizeof(*a));
+
+	if (a == NULL) {
+		sl_conn_close(c, "out of memory");
+		return;
+	}
+	if (c->target.atyp == SL_ATYP_IPV4) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&a->ss;
+
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, c->target.ip, 4);
+		in->sin_port = htons(c->target.port);
+		a->len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->ss;
+
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, c->target.ip, 16);
+		in6->sin6_port = htons(c->target.port);
+		a->len = sizeof(*in6);
+	}
+	c->addrs = a;
+	c->naddrs = 1;
+	filter_and_dial(c);
+}
+
+static void
+blackhole(struct sl_conn *c, int http)
+{
+	static const char resp[] = "HTTP/1.1 403 Forbidden\r\n"
+	    "Connection: close\r\nCache-Control: max-age=3600, public\r\n"
+	    "Content-Length: 0\r\n\r\n";
+
+	/* Best effort: a response this small fits the socket buffer. */
+	if (http && c->ssl != NULL)
+		SSL_write(c->ssl, resp, sizeof(resp) - 1);
+	else if (http && write(c->cev.fd, resp, sizeof(resp) - 1) < 0)
+		(void)errno;
+	sl_conn_close(c, "blackhole");
+}
+
+void
+sl_outbound_start(struct sl_conn *c)
+{
+	const struct sl_img_outbound *o;
+	struct sl_dns_query *q;
+
+	c->outbound = c->w->img.hdr->globals.default_outbound;
+	o = SL_IMG_REC(&c->w->img, SL_SECT_OUTBOUNDS, struct sl_img_outbound,
+	    c->outbound);
+	c->idle_ms = c->policy->conn_idle_ms;
+	sl_conn_touch(c);
+	sl_conn_set_events(c, &c->cev, 0);
+	c->state = SL_C_RESOLVE;
+	if (o->protocol == SL_IMG_OUT_BLACKHOLE) {
+		blackhole(c, o->blackhole_http);
+		return;
+	}
+	if (c->target.atyp != SL_ATYP_DOMAIN) {
+		target_ip(c);
+		return;
+	}
+	/* The callback may run (and free c) before this returns. */
+	q = sl_dns_resolve(c->w->dns, c->target.host, c->target.port,
+	    AF_UNSPEC, resolved, c);
+	if (q != NULL)
+		c->dnsq = q;
+}

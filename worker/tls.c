@@ -1,0 +1,211 @@
+/* tls: SSL_CTX per certificate of an inbound, SNI and ALPN callbacks. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "shm/log.h"
+#include "worker/tls.h"
+
+struct sl_tls_ctx {
+	SSL_CTX		**ctx;		/* one per certificate; [0] = default */
+	X509		**leaf;
+	size_t		 n;
+	const uint8_t	*alpn;		/* server list, wire format */
+	size_t		 alpn_len;
+	int		 reject_unknown_sni;
+};
+
+static int
+alpn_has(const uint8_t *list, size_t len, const char *p, size_t plen)
+{
+	for (size_t i = 0; i < len; i += 1 + list[i])
+		if (list[i] == plen && i + 1 + plen <= len &&
+		    memcmp(list + i + 1, p, plen) == 0)
+			return 1;
+	return 0;
+}
+
+int
+sl_tls_alpn_choose(const uint8_t *server, size_t slen, const uint8_t *client,
+    size_t clen, const uint8_t **out, uint8_t *outlen)
+{
+	/* Server preference order, as Go does. */
+	for (size_t i = 0; i < slen; i += 1 + server[i]) {
+		if (i + 1 + server[i] > slen)
+			break;
+		if (alpn_has(client, clen, (const char *)server + i + 1,
+		    server[i])) {
+			*out = server + i + 1;
+			*outlen = server[i];
+			return 0;
+		}
+	}
+	/* Go: a client offering http/1.1 to an h2 server gets no ALPN
+	 * instead of an alert (HTTP/1.1 is implied). */
+	if (alpn_has(client, clen, "http/1.1", 8) &&
+	    alpn_has(server, slen, "h2", 2))
+		return 1;
+	return -1;
+}
+
+static int
+alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	struct sl_tls_ctx *t = arg;
+	int r;
+
+	(void)ssl;
+	if (t->alpn_len == 0)
+		return SSL_TLSEXT_ERR_NOACK;
+	r = sl_tls_alpn_choose(t->alpn, t->alpn_len, in, inlen, out, outlen);
+	if (r == 0)
+		return SSL_TLSEXT_ERR_OK;
+	return r == 1 ? SSL_TLSEXT_ERR_NOACK : SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+static int
+sni_cb(SSL *ssl, int *alert, void *arg)
+{
+	struct sl_tls_ctx *t = arg;
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+	if (name == NULL || *name == '\0')
+		return SSL_TLSEXT_ERR_OK;
+	for (size_t i = 0; i < t->n; i++) {
+		if (X509_check_host(t->leaf[i], name, 0, 0, NULL) == 1) {
+			if (i > 0)
+				SSL_set_SSL_CTX(ssl, t->ctx[i]);
+			return SSL_TLSEXT_ERR_OK;
+		}
+	}
+	if (t->reject_unknown_sni) {
+		*alert = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *
+ctx_make(struct sl_tls_ctx *t, const struct sl_img_inbound *in,
+    const char *cert, size_t clen, const char *key, size_t klen, X509 **leaf)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	BIO *cb = BIO_new_mem_buf(cert, (int)clen);
+	BIO *kb = BIO_new_mem_buf(key, (int)klen);
+	EVP_PKEY *pk = NULL;
+	X509 *x = NULL, *ca;
+	int ok = 0;
+
+	if (ctx == NULL || cb == NULL || kb == NULL)
+		goto out;
+	if ((x = PEM_read_bio_X509(cb, NULL, NULL, NULL)) == NULL ||
+	    SSL_CTX_use_certificate(ctx, x) != 1)
+		goto out;
+	while ((ca = PEM_read_bio_X509(cb, NULL, NULL, NULL)) != NULL)
+		if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {
+			X509_free(ca);
+			goto out;
+		}
+	ERR_clear_error();	/* the chain loop ends on "no start line" */
+	if ((pk = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL)) == NULL ||
+	    SSL_CTX_use_PrivateKey(ctx, pk) != 1)
+		goto out;
+	if (in->tls_min)
+		SSL_CTX_set_min_proto_version(ctx, in->tls_min);
+	if (in->tls_max)
+		SSL_CTX_set_max_proto_version(ctx, in->tls_max);
+	/* Tickets need keys shared by every worker (master-made); until then
+	 * send none rather than tickets only this worker can read. */
+	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, t);
+	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
+	SSL_CTX_set_tlsext_servername_arg(ctx, t);
+	ok = 1;
+out:
+	EVP_PKEY_free(pk);
+	BIO_free(cb);
+	BIO_free(kb);
+	if (!ok) {
+		X509_free(x);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	*leaf = x;
+	return ctx;
+}
+
+struct sl_tls_ctx *
+sl_tls_ctx_new(const struct sl_img *img, uint32_t inbound, const char **err)
+{
+	const struct sl_img_inbound *in =
+	    SL_IMG_REC(img, SL_SECT_INBOUNDS, struct sl_img_inbound, inbound);
+	struct sl_tls_ctx *t = calloc(1, sizeof(*t));
+
+	if (t == NULL || in->certs_count == 0) {
+		*err = "no certificate";
+		free(t);
+		return NULL;
+	}
+	t->ctx = calloc(in->certs_count, sizeof(*t->ctx));
+	t->leaf = calloc(in->certs_count, sizeof(*t->leaf));
+	t->alpn = (const uint8_t *)sl_img_str(img, in->alpn_wire);
+	t->alpn_len = in->alpn_wire.len;
+	t->reject_unknown_sni = in->reject_unknown_sni;
+	if (t->ctx == NULL || t->leaf == NULL)
+		goto fail;
+	for (uint32_t i = 0; i < in->certs_count; i++) {
+		const struct sl_img_cert *ce = SL_IMG_REC(img, SL_SECT_CERTS,
+		    struct sl_img_cert, in->certs_first + i);
+
+		t->ctx[i] = ctx_make(t, in, sl_img_str(img, ce->cert_pem),
+		    ce->cert_pem.len, sl_img_str(img, ce->key_pem),
+		    ce->key_pem.len, &t->leaf[i]);
+		if (t->ctx[i] == NULL)
+			goto fail;
+		t->n++;
+	}
+	return t;
+fail:
+	*err = "cannot load certificate";
+	ERR_clear_error();
+	sl_tls_ctx_free(t);
+	return NULL;
+}
+
+void
+sl_tls_ctx_free(struct sl_tls_ctx *t)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < t->n; i++) {
+		SSL_CTX_free(t->ctx[i]);
+		X509_free(t->leaf[i]);
+	}
+	free(t->ctx);
+	free(t->leaf);
+	free(t);
+}
+
+SSL *
+sl_tls_new(struct sl_tls_ctx *t, int fd)
+{
+	SSL *ssl = SSL_new(t->ctx[0]);
+
+	if (ssl == NULL)
+		return NULL;
+	if (SSL_set_fd(ssl, fd) != 1) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	SSL_set_accept_state(ssl);
+	return ssl;
+}
