@@ -1,6 +1,7 @@
 /* tls: SSL_CTX per certificate of an inbound, SNI and ALPN callbacks. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -16,6 +17,7 @@ struct sl_tls_ctx {
 	const uint8_t	*alpn;		/* server list, wire format */
 	size_t		 alpn_len;
 	int		 reject_unknown_sni;
+	const char	*server_name;	/* also accepted under rejectUnknownSni */
 };
 
 static int
@@ -82,7 +84,7 @@ sni_cb(SSL *ssl, int *alert, void *arg)
 			return SSL_TLSEXT_ERR_OK;
 		}
 	}
-	if (t->reject_unknown_sni) {
+	if (t->reject_unknown_sni && strcasecmp(name, t->server_name) != 0) {
 		*alert = SSL_AD_UNRECOGNIZED_NAME;
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	}
@@ -160,6 +162,7 @@ sl_tls_ctx_new(const struct sl_img *img, uint32_t inbound, const char **err)
 	t->alpn = (const uint8_t *)sl_img_str(img, in->alpn_wire);
 	t->alpn_len = in->alpn_wire.len;
 	t->reject_unknown_sni = in->reject_unknown_sni;
+	t->server_name = sl_img_str(img, in->server_name);
 	if (t->ctx == NULL || t->leaf == NULL)
 		goto fail;
 	for (uint32_t i = 0; i < in->certs_count; i++) {
