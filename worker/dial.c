@@ -114,6 +114,8 @@ void
 sl_dial_start(struct sl_conn *c, int retries)
 {
 	c->state = SL_C_DIAL;
+	/* The client waits, unread, until the other side is connected. */
+	sl_conn_set_events(c, &c->cev, 0);
 	c->attempt = 0;
 	c->addr_next = 0;
 	c->max_attempts = retries;
