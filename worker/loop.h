@@ -40,6 +40,12 @@ void		 sl_loop_free(struct sl_loop *);
 /* Register, change or remove interest; mask 0 removes.  0 or -1 (errno). */
 int		 sl_ev_set(struct sl_loop *, struct sl_ev *, uint32_t mask);
 void		 sl_ev_init(struct sl_ev *, int fd, sl_ev_cb, void *data);
+/*
+ * Call before freeing an ev (after sl_ev_set(ev, 0)): drops the events
+ * still pending for it in the batch being dispatched, so a callback may
+ * free any ev, even one later in the same batch.
+ */
+void		 sl_loop_forget(struct sl_loop *, struct sl_ev *);
 
 void		 sl_timer_init(struct sl_timer *, sl_timer_cb, void *data);
 void		 sl_timer_add(struct sl_loop *, struct sl_timer *, uint64_t ms);
