@@ -54,7 +54,8 @@ struct sl_conf_fallback {
 	const char	*name;		/* lower-cased at parse time */
 	const char	*alpn;		/* lower-cased at parse time */
 	const char	*path;		/* "" or starts with '/' */
-	const char	*type;		/* "tcp" | "unix" (inferred when absent) */
+	const char	*type;		/* "tcp" | "unix" (inferred when absent);
+					   explicit: also "tcp4" | "tcp6" */
 	const char	*dest;		/* normalised: "host:port", "/path", "@name" */
 	size_t		 dest_len;	/* bytes of dest (padded abstract: 108) */
 	int		 xver;		/* 0, 1, 2 */
@@ -125,6 +126,7 @@ struct sl_conf_outbound {
 	size_t		 nfinal_rules;
 	/* blackhole: response.type "http" */
 	int		 blackhole_http;
+	int		 user_level;	/* freedom: policy level, default 0 */
 };
 
 /* policy.levels.N; milliseconds.  Unset fields take Xray's code defaults. */
