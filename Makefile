@@ -15,7 +15,7 @@ CC      ?= cc
 PKGS    := libconfig json-c libcares openssl
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
-           -Wstrict-prototypes -Wmissing-prototypes -I. \
+           -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith -I. \
            $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 

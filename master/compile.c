@@ -256,68 +256,26 @@ add_fallbacks(struct cc *c, const struct sl_conf_inbound *in,
 	return rc;
 }
 
-struct vless_sort {
-	struct sl_img_vless_user u;
-	size_t			 order;
+/*
+ * User tables are sorted by key for binary search in workers.  Of two
+ * clients with the same key the later one wins, as in Xray's validator
+ * map; sorting by (key, config order) and keeping the last of each run
+ * does exactly that for both protocols.
+ */
+struct user_sort {
+	uint8_t		 key[56];	/* VLESS keys use the first 16 */
+	size_t		 order;
+	union {
+		struct sl_img_vless_user  v;
+		struct sl_img_trojan_user t;
+	} rec;
 };
 
 static int
-cmp_vless(const void *a, const void *b)
+cmp_user(const void *a, const void *b)
 {
-	const struct vless_sort *x = a, *y = b;
-	int r = memcmp(x->u.key, y->u.key, 16);
-
-	if (r != 0)
-		return r;
-	return x->order < y->order ? -1 : x->order > y->order;
-}
-
-/* Sorted by key; of two clients with the same key the later one wins,
- * as in Xray's validator map. */
-static void
-add_vless_users(struct cc *c, const struct sl_conf_inbound *in,
-    struct sl_img_inbound *rec)
-{
-	struct vless_sort *v = calloc(in->nclients + 1, sizeof(*v));
-	size_t i;
-
-	if (v == NULL) {
-		c->b.failed = 1;
-		return;
-	}
-	for (i = 0; i < in->nclients; i++) {
-		const struct sl_conf_client *cl = &in->clients[i];
-
-		memcpy(v[i].u.key, cl->uuid, 16);
-		v[i].u.key[6] = v[i].u.key[7] = 0;
-		v[i].u.email = sl_imgb_cstr(&c->b, cl->email);
-		v[i].u.flow = sl_imgb_cstr(&c->b, cl->flow);
-		v[i].u.level = (uint32_t)cl->level;
-		v[i].order = i;
-	}
-	qsort(v, in->nclients, sizeof(*v), cmp_vless);
-	rec->users_first = sl_imgb_count(&c->b, SL_SECT_VLESS_USERS,
-	    sizeof(v->u));
-	for (i = 0; i < in->nclients; i++) {
-		if (i + 1 < in->nclients &&
-		    memcmp(v[i].u.key, v[i + 1].u.key, 16) == 0)
-			continue;
-		sl_imgb_add(&c->b, SL_SECT_VLESS_USERS, &v[i].u, sizeof(v->u));
-		rec->users_count++;
-	}
-	free(v);
-}
-
-struct trojan_sort {
-	struct sl_img_trojan_user u;
-	size_t			  order;
-};
-
-static int
-cmp_trojan(const void *a, const void *b)
-{
-	const struct trojan_sort *x = a, *y = b;
-	int r = memcmp(x->u.key, y->u.key, 56);
+	const struct user_sort *x = a, *y = b;
+	int r = memcmp(x->key, y->key, sizeof(x->key));
 
 	if (r != 0)
 		return r;
@@ -325,34 +283,54 @@ cmp_trojan(const void *a, const void *b)
 }
 
 static void
-add_trojan_users(struct cc *c, const struct sl_conf_inbound *in,
+user_record(struct cc *c, const struct sl_conf_inbound *in, size_t i,
+    struct user_sort *u)
+{
+	const struct sl_conf_client *cl = &in->clients[i];
+
+	u->order = i;
+	if (in->protocol == SL_IN_VLESS) {
+		memcpy(u->rec.v.key, cl->uuid, 16);
+		u->rec.v.key[6] = u->rec.v.key[7] = 0;	/* vlessRoute bytes */
+		memcpy(u->key, u->rec.v.key, 16);
+		u->rec.v.email = sl_imgb_cstr(&c->b, cl->email);
+		u->rec.v.flow = sl_imgb_cstr(&c->b, cl->flow);
+		u->rec.v.level = (uint32_t)cl->level;
+	} else {
+		memcpy(u->rec.t.key, cl->trojan_key, 56);
+		memcpy(u->key, cl->trojan_key, 56);
+		u->rec.t.email = sl_imgb_cstr(&c->b, cl->email);
+		u->rec.t.level = (uint32_t)cl->level;
+	}
+}
+
+static void
+add_users(struct cc *c, const struct sl_conf_inbound *in,
     struct sl_img_inbound *rec)
 {
-	struct trojan_sort *v = calloc(in->nclients + 1, sizeof(*v));
+	enum sl_img_sect sect = in->protocol == SL_IN_VLESS ?
+	    SL_SECT_VLESS_USERS : SL_SECT_TROJAN_USERS;
+	size_t size = in->protocol == SL_IN_VLESS ?
+	    sizeof(struct sl_img_vless_user) : sizeof(struct sl_img_trojan_user);
+	struct user_sort *u = calloc(in->nclients + 1, sizeof(*u));
 	size_t i;
 
-	if (v == NULL) {
+	if (u == NULL) {
 		c->b.failed = 1;
 		return;
 	}
-	for (i = 0; i < in->nclients; i++) {
-		memcpy(v[i].u.key, in->clients[i].trojan_key, 56);
-		v[i].u.email = sl_imgb_cstr(&c->b, in->clients[i].email);
-		v[i].u.level = (uint32_t)in->clients[i].level;
-		v[i].order = i;
-	}
-	qsort(v, in->nclients, sizeof(*v), cmp_trojan);
-	rec->users_first = sl_imgb_count(&c->b, SL_SECT_TROJAN_USERS,
-	    sizeof(v->u));
+	for (i = 0; i < in->nclients; i++)
+		user_record(c, in, i, &u[i]);
+	qsort(u, in->nclients, sizeof(*u), cmp_user);
+	rec->users_first = sl_imgb_count(&c->b, sect, size);
 	for (i = 0; i < in->nclients; i++) {
 		if (i + 1 < in->nclients &&
-		    memcmp(v[i].u.key, v[i + 1].u.key, 56) == 0)
+		    memcmp(u[i].key, u[i + 1].key, sizeof(u->key)) == 0)
 			continue;
-		sl_imgb_add(&c->b, SL_SECT_TROJAN_USERS, &v[i].u,
-		    sizeof(v->u));
+		sl_imgb_add(&c->b, sect, &u[i].rec, size);
 		rec->users_count++;
 	}
-	free(v);
+	free(u);
 }
 
 static struct sl_str
@@ -402,10 +380,7 @@ add_inbound(struct cc *c, const struct sl_conf_inbound *in)
 			rec.certs_count++;
 		else
 			rc = -1;
-	if (in->protocol == SL_IN_VLESS)
-		add_vless_users(c, in, &rec);
-	else
-		add_trojan_users(c, in, &rec);
+	add_users(c, in, &rec);
 	if (add_fallbacks(c, in, &rec) == -1)
 		rc = -1;
 	sl_imgb_add(&c->b, SL_SECT_INBOUNDS, &rec, sizeof(rec));

@@ -283,54 +283,51 @@ conn_more_header(struct sl_conn *c)
 /* ---- classification ---- */
 
 static int
+cmp_vless_key(const void *key, const void *rec)
+{
+	return memcmp(key, ((const struct sl_img_vless_user *)rec)->key, 16);
+}
+
+static int
+cmp_trojan_key(const void *key, const void *rec)
+{
+	return memcmp(key, ((const struct sl_img_trojan_user *)rec)->key, 56);
+}
+
+/* 0 = known user (email, level set), -1 = unknown, -2 = needs a flow we
+ * do not serve. */
+static int
 vless_user(struct sl_conn *c, const uint8_t *uuid)
 {
-	const struct sl_img_vless_user *u = SL_IMG_REC(&c->w->img,
-	    SL_SECT_VLESS_USERS, struct sl_img_vless_user, c->in->users_first);
-	size_t lo = 0, hi = c->in->users_count;
+	const struct sl_img_vless_user *u;
 	uint8_t key[16];
 
 	sl_vless_key(uuid, key);
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int r = memcmp(key, u[mid].key, 16);
-
-		if (r == 0) {
-			c->email = sl_img_str(&c->w->img, u[mid].email);
-			c->level = u[mid].level;
-			return u[mid].flow.len == 0 ? 0 : -2;
-		}
-		if (r < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return -1;
+	u = bsearch(key, (const uint8_t *)sl_img_sect(&c->w->img,
+	    SL_SECT_VLESS_USERS) +
+	    (size_t)c->in->users_first * sizeof(*u), c->in->users_count,
+	    sizeof(*u), cmp_vless_key);
+	if (u == NULL)
+		return -1;
+	c->email = sl_img_str(&c->w->img, u->email);
+	c->level = u->level;
+	return u->flow.len == 0 ? 0 : -2;
 }
 
 static int
 trojan_user(struct sl_conn *c, const uint8_t *hex)
 {
-	const struct sl_img_trojan_user *u = SL_IMG_REC(&c->w->img,
-	    SL_SECT_TROJAN_USERS, struct sl_img_trojan_user,
-	    c->in->users_first);
-	size_t lo = 0, hi = c->in->users_count;
+	const struct sl_img_trojan_user *u;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int r = memcmp(hex, u[mid].key, 56);
-
-		if (r == 0) {
-			c->email = sl_img_str(&c->w->img, u[mid].email);
-			c->level = u[mid].level;
-			return 0;
-		}
-		if (r < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return -1;
+	u = bsearch(hex, (const uint8_t *)sl_img_sect(&c->w->img,
+	    SL_SECT_TROJAN_USERS) +
+	    (size_t)c->in->users_first * sizeof(*u), c->in->users_count,
+	    sizeof(*u), cmp_trojan_key);
+	if (u == NULL)
+		return -1;
+	c->email = sl_img_str(&c->w->img, u->email);
+	c->level = u->level;
+	return 0;
 }
 
 /* Unauthenticated: fall back if the inbound has fallbacks, else close. */
