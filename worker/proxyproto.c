@@ -66,7 +66,9 @@ v1_addr(int af, const struct tok *addr, const struct tok *port,
 	char tmp[INET6_ADDRSTRLEN + 1];
 	uint16_t p;
 
-	if (addr->n == 0 || addr->n >= sizeof(tmp) || v1_port(port, &p) == -1)
+	/* inet_pton would stop at a NUL and accept what precedes it. */
+	if (addr->n == 0 || addr->n >= sizeof(tmp) ||
+	    memchr(addr->p, '\0', addr->n) != NULL || v1_port(port, &p) == -1)
 		return -1;
 	memcpy(tmp, addr->p, addr->n);
 	tmp[addr->n] = '\0';

@@ -380,6 +380,13 @@ test_v1_errors(void **state)
 			fail_msg("accepted: %s", bad[i]);
 	}
 	assert_int_equal(parse_str("PROXY TCP4 0.0.0.0 5.6.7.8 0 65535\r\n", &r), SL_OK);
+	/* A NUL inside an address: inet_pton must not see a shorter one. */
+	{
+		static const char nul[] = "PROXY TCP6 ::1 ::2\0junk 1 2\r\n";
+		size_t used;
+
+		assert_int_equal(parse(nul, sizeof(nul) - 1, &used, &r), SL_ERROR);
+	}
 }
 
 /* Prefixes no completion can make valid are refused early. */
