@@ -41,9 +41,12 @@ open_socket(const struct sl_conf_inbound *in, const char **why)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, one = 1;
+	int fd, one = 1, zero = 0;
+	/* Go (and so Xray) listens on both families for 0.0.0.0. */
+	const char *host = strcmp(in->listen, "0.0.0.0") == 0 ? "::" :
+	    in->listen;
 
-	if (make_addr(in->listen, in->port, &ss, &len) == -1) {
+	if (make_addr(host, in->port, &ss, &len) == -1) {
 		*why = "listen is not an IP address";
 		return -1;
 	}
@@ -57,6 +60,11 @@ open_socket(const struct sl_conf_inbound *in, const char **why)
 	 * fd of its slot at fork (FD_CLOEXEC is cleared then, never here). */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) {
+		*why = "setsockopt";
+		goto fail;
+	}
+	if (ss.ss_family == AF_INET6 && strcmp(in->listen, "0.0.0.0") == 0 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero))) {
 		*why = "setsockopt";
 		goto fail;
 	}

@@ -29,6 +29,8 @@
 #include "worker/trojan.h"
 #include "worker/vless.h"
 
+#define SL_PROXY_HEADER_MS	10000
+
 static void	conn_event(struct sl_ev *, uint32_t);
 static void	conn_first(struct sl_conn *);
 static void	conn_classify(struct sl_conn *);
@@ -179,6 +181,7 @@ conn_proxy_in(struct sl_conn *c)
 {
 	uint8_t buf[4096 + 16];
 	struct sl_pp_result pp;
+	uint64_t elapsed;
 	size_t used;
 	ssize_t n;
 	int r;
@@ -203,6 +206,11 @@ conn_proxy_in(struct sl_conn *c)
 		sl_conn_close(c, "PROXY header read");
 		return;
 	}
+	/* The PROXY limit is over: back to the handshake deadline. */
+	elapsed = sl_loop_now(c->w->loop) - c->started;
+	c->idle_ms = elapsed < c->policy->handshake_ms ?
+	    c->policy->handshake_ms - (uint32_t)elapsed : 1;
+	sl_conn_touch(c);
 	if (!pp.local) {
 		c->peer = pp.src;
 		c->peer_len = pp.src_len;
@@ -504,6 +512,10 @@ conn_start(struct sl_conn *c)
 	c->idle_ms = c->policy->handshake_ms;
 	sl_conn_touch(c);
 	if (c->in->accept_proxy) {
+		/* go-proxyproto's own header limit, inside the handshake's. */
+		if (c->idle_ms > SL_PROXY_HEADER_MS)
+			c->idle_ms = SL_PROXY_HEADER_MS;
+		sl_conn_touch(c);
 		c->state = SL_C_PROXY_IN;
 		sl_conn_set_events(c, &c->cev, EPOLLIN | EPOLLET);
 		conn_proxy_in(c);

@@ -393,7 +393,7 @@ assert_server_model(const struct sl_conf *c)
 	assert_int_equal(l->handshake_ms, 4000);
 
 	assert_int_equal(c->sluice.workers, 2);
-	assert_int_equal(c->sluice.relay, SL_RELAY_SPLICE);
+	assert_int_equal(c->sluice.relay, SL_RELAY_COPY);
 	assert_int_equal(c->sluice.stats_interval, 30);
 	assert_int_equal(c->sluice.shutdown_timeout, 30);
 	assert_string_equal(c->sluice.pid_file, "/tmp/sluiced-test.pid");
@@ -912,9 +912,12 @@ test_errors_top(void **state)
 	    "$.policy.levels.00: level 0 is defined twice\n"
 	    "$.sluice.workers: -1 is out of range (0-1024)\n"
 	    "$.sluice.user: must not be empty\n"
-	    "$.sluice.relay: unknown value \"zerocopy\" (expected copy, splice"
-	    " or sockmap)\n"
+	    "$.sluice.relay: unknown value \"zerocopy\" (expected copy)\n"
 	    "$.sluice.statsInterval: must be an integer, not a string\n");
+	/* Planned relay modes are refused, not quietly run as copy. */
+	expect_text_errors(".json", "{ \"sluice\": { \"relay\": \"splice\" }, "
+	    J_OUT " }", "$.sluice.relay: unsupported value \"splice\" (not "
+	    "implemented yet; supported: copy)\n");
 	/* JSON keeps Xray's object form for levels. */
 	expect_text_errors(".json", "{ \"policy\": { \"levels\": [ { "
 	    "\"level\": 0 } ] }, " J_OUT " }",
