@@ -56,6 +56,8 @@ sl_fallback_start(struct sl_conn *c, const char *reason)
 	const struct sl_img_dest *d;
 	struct sl_fb_choice ch;
 	const char *why = NULL;
+	const uint8_t *path;
+	size_t plen;
 
 	c->is_fallback = 1;
 	c->reason = reason;
@@ -69,8 +71,12 @@ sl_fallback_start(struct sl_conn *c, const char *reason)
 		sl_conn_close(c, why);
 		return;
 	}
-	snprintf(c->path, sizeof(c->path), "%.*s", (int)ch.path_len,
-	    ch.path_len ? (const char *)ch.path : "");
+	/* Log what the client asked for (Xray's realPath), whether or not
+	 * the table routes on it. */
+	if (sl_fb_sniff_path(c->up.data + c->up.off, c->first_len, &path,
+	    &plen))
+		snprintf(c->path, sizeof(c->path), "%.*s", (int)plen,
+		    (const char *)path);
 	c->dest = ch.dest;
 	d = SL_IMG_REC(&c->w->img, SL_SECT_DESTS, struct sl_img_dest, ch.dest);
 	if (dest_addrs(c, d) == -1 ||

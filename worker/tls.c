@@ -123,8 +123,11 @@ ctx_make(struct sl_tls_ctx *t, const struct sl_img_inbound *in,
 	/* Tickets need keys shared by every worker (master-made); until then
 	 * send none rather than tickets only this worker can read. */
 	SSL_CTX_set_num_tickets(ctx, 0);
+	/* A client that half-closes with a bare FIN (no close_notify) has
+	 * ended its direction, not broken the connection: read it as EOF
+	 * instead of a fatal error (which would also send it an alert). */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
