@@ -1,0 +1,161 @@
+#!/bin/sh
+# Every test suite, as `make test` runs it after building build/ and build-san/:
+#   1. unit tests: every binary in build/tests/ and build-san/tests/ (cmocka;
+#      counts parsed from its summary, a crash/timeout/non-zero exit with no
+#      failure counted is one more failure)
+#   2. fuzz corpus replay: tests/fuzz/fuzz_<t>.c + tests/fuzz/replay.c, linked
+#      against build-san/libsluice.a (or build/), run over tests/fuzz/corpus/<t>/
+#   3. integration: tests/integ/run.py against build/ and against build-san/
+#   4. mandoc -Tlint of man/*.[58]
+# Each suite runs under `timeout`.  The last line is "N passed, N failed";
+# the exit status is non-zero if anything failed.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+
+PY=/usr/bin/python3
+PASSED=0
+FAILED=0
+LOG=${TMPDIR:-/tmp}/sluice-run-tests.$$
+mkdir -p "$LOG" || exit 2
+trap 'rm -rf "$LOG"' EXIT
+
+add() { PASSED=$((PASSED + $1)); FAILED=$((FAILED + $2)); }
+say() { printf '%s\n' "$*"; }
+
+# count N "[  PASSED  ] N test(s)." / "[  FAILED  ] N test(s)" lines (summed
+# over the groups of one binary)
+cmocka_count() {
+	sed -n "s/^\[  $1  \] \([0-9][0-9]*\) test(s).*/\1/p" "$2" |
+	    awk '{ s += $1 } END { print s + 0 }'
+}
+
+# ---- 1. unit
+say "== unit"
+for dir in build/tests build-san/tests; do
+	[ -d "$dir" ] || { say "SKIP $dir: not built"; continue; }
+	for t in "$dir"/*; do
+		if [ ! -f "$t" ] || [ ! -x "$t" ]; then continue; fi
+		out="$LOG/unit.out"
+		timeout -k 10 120 "$t" > "$out" 2>&1
+		rc=$?
+		p=$(cmocka_count PASSED "$out")
+		f=$(cmocka_count FAILED "$out")
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			f=1     # crashed, timed out, sanitizer report, or no summary
+		fi
+		if [ "$rc" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+			p=1     # no cmocka summary: the binary counts as one test
+		fi
+		if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$out" && [ "$f" -eq 0 ]; then
+			f=1
+		fi
+		add "$p" "$f"
+		if [ "$f" -eq 0 ]; then
+			say "PASS $t: $p passed"
+		else
+			say "FAIL $t: $p passed, $f failed (exit $rc)"
+			sed 's/^/    /' "$out" | tail -n 40
+		fi
+	done
+done
+
+# ---- 2. fuzz corpus replay
+say "== fuzz"
+LIBS=$(pkg-config --libs libconfig json-c libcares openssl 2>/dev/null)
+if [ -f build-san/libsluice.a ]; then
+	FB=build-san FFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+else
+	FB=build FFLAGS="-O1 -g"
+fi
+targets=""
+for src in tests/fuzz/*.c; do
+	[ -f "$src" ] || continue
+	n=$(basename "$src" .c)
+	[ "$n" = replay ] || targets="$targets $n"
+done
+if [ -z "$targets" ]; then
+	say "SKIP fuzz: no targets in tests/fuzz/"
+elif [ ! -f tests/fuzz/replay.c ]; then
+	say "SKIP fuzz: tests/fuzz/replay.c missing"
+elif [ ! -f "$FB/libsluice.a" ]; then
+	say "SKIP fuzz: no build (libsluice.a)"
+else
+	mkdir -p "$FB/fuzz"
+	for n in $targets; do
+		corpus=tests/fuzz/corpus/${n#fuzz_}
+		[ -d "$corpus" ] || corpus=tests/fuzz/corpus/$n
+		if [ ! -d "$corpus" ]; then
+			say "SKIP fuzz $n: no corpus in $corpus"
+			continue
+		fi
+		bin=$FB/fuzz/$n
+		# shellcheck disable=SC2086
+		if ! timeout -k 10 180 ${CC:-cc} -std=c11 -D_GNU_SOURCE -I. $FFLAGS \
+		    -o "$bin" tests/fuzz/replay.c "tests/fuzz/$n.c" \
+		    "$FB/libsluice.a" $LIBS > "$LOG/fuzz.out" 2>&1; then
+			add 0 1
+			say "FAIL fuzz $n: build failed"
+			sed 's/^/    /' "$LOG/fuzz.out" | tail -n 20
+			continue
+		fi
+		files=$(find "$corpus" -maxdepth 1 -type f | wc -l)
+		# replay DIR feeds every regular file in DIR to the target
+		if timeout -k 10 300 "$bin" "$corpus" > "$LOG/fuzz.out" 2>&1; then
+			add 1 0
+			say "PASS fuzz $n: $files inputs"
+		else
+			add 0 1
+			say "FAIL fuzz $n: replay of $files inputs failed"
+			sed 's/^/    /' "$LOG/fuzz.out" | tail -n 30
+		fi
+	done
+fi
+
+# ---- 3. integration, against each build
+for b in build build-san; do
+	say "== integ $b"
+	if [ ! -x "$b/sluiced" ]; then
+		add 0 1
+		say "FAIL integ $b: $b/sluiced not built"
+		continue
+	fi
+	if [ "$b" = build ]; then limit=480; else limit=600; fi
+	out="$LOG/integ.out"
+	{
+		SLUICED=$b/sluiced SLUICECTL=$b/sluicectl \
+		    timeout -k 30 "$limit" "$PY" tests/integ/run.py
+		echo $? > "$LOG/integ.rc"
+	} | tee "$out"
+	rc=$(cat "$LOG/integ.rc")
+	sum=$(tail -n 1 "$out")
+	p=$(printf '%s\n' "$sum" | sed -n 's/^integ: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p')
+	f=$(printf '%s\n' "$sum" | sed -n 's/^integ: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p')
+	if [ -z "$p" ]; then
+		p=0 f=1
+		say "FAIL integ $b: no summary (exit $rc; timed out after ${limit}s?)"
+	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		say "FAIL integ $b: exit $rc"
+	fi
+	add "$p" "$f"
+done
+
+# ---- 4. man pages
+say "== man"
+found=0
+for m in man/*.[58]; do
+	[ -f "$m" ] || continue
+	found=1
+	if timeout 60 mandoc -Tlint -Wwarning "$m" > "$LOG/man.out" 2>&1; then
+		add 1 0
+		say "PASS mandoc $m"
+	else
+		add 0 1
+		say "FAIL mandoc $m"
+		sed 's/^/    /' "$LOG/man.out" | head -n 20
+	fi
+done
+[ "$found" -eq 1 ] || say "SKIP man: no pages in man/"
+
+say "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
