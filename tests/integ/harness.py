@@ -481,6 +481,28 @@ class Recorder:
         with self.lock:
             return len(self.conns)
 
+    def expect(self, index, sent, timeout, what="data"):
+        """Wait until connection number `index` holds len(sent) bytes (or has
+        ended) and raise AssertionError unless it holds exactly `sent`."""
+        def ready():
+            with self.lock:
+                if len(self.conns) > index:
+                    c = self.conns[index]
+                    if len(c["data"]) >= len(sent) or c["eof"]:
+                        return c
+            return None
+        c = poll(ready, timeout, what="%s: %d bytes at the backend"
+                 % (what, len(sent)))
+        with self.lock:
+            data = bytes(c["data"])
+        if data != sent:
+            n = min(len(data), len(sent))
+            i = next((k for k in range(n) if data[k] != sent[k]), n)
+            raise AssertionError(
+                "%s: backend got %d bytes, sent %d; first difference at byte "
+                "%d: got %r, sent %r" % (what, len(data), len(sent), i,
+                                         data[i:i + 16], sent[i:i + 16]))
+
     def snapshot(self):
         with self.lock:
             return [{"peer": r["peer"], "data": bytes(r["data"]), "eof": r["eof"]}
@@ -490,6 +512,8 @@ class Recorder:
         self.stopping = True
         self.ls.close()
         self.t.join(2)
+
+    stop = close
 
 
 class V2rayClient:

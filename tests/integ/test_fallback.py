@@ -3,12 +3,15 @@ longest-substring match, ALPN h2 -> h2c, HTTP path, unix / abstract /
 padded-abstract destinations, PROXY v1/v2 (xver) with the real client
 address, and a nested VLESS -> (PROXY) -> inner Trojan tree."""
 
+import socket
+import struct
+
 
 from harness import (DaemonTest, Daemon, V2rayClient, TrojanClient, T,
                      INDEX_HTML, FALLBACK_RE, ACCEPTED_RE, have, line_of,
                      vless_inbound, trojan_inbound)
 from probes import (TLSClient, https_get, read_response, http_request,
-                    curl_https, curl_sha256, s_client)
+                    curl_https, curl_sha256, s_client, raw_connect, wait_closed)
 
 
 class Fallback(DaemonTest):
@@ -253,6 +256,36 @@ class Nested(DaemonTest):
         m = self.daemon.wait_log(
             r"from 127\.0\.0\.1:%d \S+.*\[in-inner" % sport)
         self.assertTrue(m)
+
+    def _plain_to_inner(self, header, path="/pp"):
+        s = raw_connect(self.inner)
+        try:
+            s.sendall(header + b"GET %s HTTP/1.0\r\nHost: example.test\r\n\r\n"
+                      % path.encode())
+            data, _ = wait_closed(s, T(15))
+        finally:
+            s.close()
+        return data
+
+    def test_inner_proxy_v1_source_reemitted(self):
+        # the inner inbound's own xver 2 fallback carries the address it was
+        # given, not the socket's
+        data = self._plain_to_inner(
+            b"PROXY TCP4 203.0.113.5 127.0.0.1 51234 443\r\n")
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:200])
+        self.assertIn(b"X-Proxy-Client: 203.0.113.5:51234\r\n", data)
+
+    def test_inner_proxy_v2_source_reemitted(self):
+        v2 = (b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c"
+              + socket.inet_aton("198.51.100.7") + socket.inet_aton("127.0.0.1")
+              + struct.pack(">HH", 40000, 443))
+        data = self._plain_to_inner(v2)
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:200])
+        self.assertIn(b"X-Proxy-Client: 198.51.100.7:40000\r\n", data)
+
+    def test_inner_requires_proxy_header(self):
+        # acceptProxyProtocol is REQUIRE: no header, no service, no bytes
+        self.assertEqual(self._plain_to_inner(b"", path="/index.html"), b"")
 
     def test_trojan_gfw_through_front(self):
         if not have("trojan"):

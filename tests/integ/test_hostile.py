@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 
-from harness import (DaemonTest, Daemon, Recorder, T, INDEX_HTML, poll,
+from harness import (DaemonTest, Daemon, Recorder, T, INDEX_HTML,
                      REJECTED_RE, vless_inbound, trojan_inbound)
 from probes import (TLSClient, read_response, http_request, raw_connect,
                     wait_closed)
@@ -53,22 +53,8 @@ class Hostile(DaemonTest):
         return TLSClient(port, self.env.pki["ca"], **kw)
 
     def recorded_exactly(self, n0, sent, what):
-        """Wait for the recorder's connection number n0 to hold len(sent)
-        bytes, and compare byte for byte."""
-        def got():
-            conns = self.rec.snapshot()
-            if len(conns) > n0 and (len(conns[n0]["data"]) >= len(sent)
-                                    or conns[n0]["eof"]):
-                return conns[n0]
-            return None
-        c = poll(got, T(15), what="%s: %d bytes at the fallback" % (what, len(sent)))
-        data = c["data"]
-        if data != sent:
-            i = next((k for k in range(min(len(data), len(sent)))
-                      if data[k] != sent[k]), min(len(data), len(sent)))
-            self.fail("%s: fallback got %d bytes, sent %d; first difference at "
-                      "byte %d: got %r, sent %r" % (what, len(data), len(sent), i,
-                                                   data[i:i + 16], sent[i:i + 16]))
+        """The recorder's connection number n0 got exactly `sent`."""
+        self.rec.expect(n0, sent, T(15), what)
 
     # -- bytes reach the fallback untouched
     def test_garbage_reaches_default_unchanged(self):

@@ -2,12 +2,13 @@
 trojan-gfw 1.16, through sluiced's freedom outbound to nginx; and the
 default refusal of private destinations."""
 
+import random
 import uuid
 
-from harness import (DaemonTest, Daemon, V2rayClient, TrojanClient, T,
+from harness import (DaemonTest, Daemon, V2rayClient, TrojanClient, Recorder, T,
                      INDEX_HTML, ACCEPTED_RE, have, line_of, outbounds,
                      vless_inbound, trojan_inbound)
-from probes import curl, curl_https, curl_sha256
+from probes import curl, curl_https, curl_sha256, socks5_connect
 
 
 class TunnelBase(DaemonTest):
@@ -43,6 +44,8 @@ class Tunnel(TunnelBase):
     def make_daemon(cls, env):
         cls.vless = env.ports.get()
         cls.trojan = env.ports.get()
+        cls.rec = Recorder(env.ports)
+        cls.clients = [cls.rec]
         fb = [{"dest": env.nginx.port["web"]}]
         d = Daemon(env, "tunnel", [
             vless_inbound(env, "in-vless", cls.vless, fb),
@@ -63,8 +66,20 @@ class Tunnel(TunnelBase):
                 c.stop()
             d.stop()
             raise
-        cls.clients = clients
+        cls.clients = [cls.rec] + clients
         return d
+
+    def upload(self, socks, seed):
+        """16 MiB through the tunnel to the recorder: the destination gets
+        exactly the bytes sent (the uplink counterpart of the sha256 test)."""
+        sent = random.Random(seed).randbytes(16 << 20)
+        n0 = self.rec.count()
+        s = socks5_connect(socks, "127.0.0.1", self.rec.port, timeout=T(30))
+        try:
+            s.sendall(sent)
+            self.rec.expect(n0, sent, T(60), "upload")
+        finally:
+            s.close()
 
     def need(self, client, what):
         if client is None:
@@ -80,6 +95,9 @@ class Tunnel(TunnelBase):
 
     def test_vless_v2ray_big_sha256(self):
         self.socks_big(self.need(self.v2ray, "v2ray").socks[0])
+
+    def test_vless_v2ray_upload_exact(self):
+        self.upload(self.need(self.v2ray, "v2ray").socks[0], 11)
 
     def test_vless_v2ray_domain_destination(self):
         # "localhost" is resolved by the daemon (all addresses tried)
@@ -119,6 +137,9 @@ class Tunnel(TunnelBase):
 
     def test_trojan_gfw_big_sha256(self):
         self.socks_big(self.need(self.trojan_gfw, "trojan").socks)
+
+    def test_trojan_gfw_upload_exact(self):
+        self.upload(self.need(self.trojan_gfw, "trojan").socks, 12)
 
     def test_trojan_access_log(self):
         c = self.need(self.trojan_gfw, "trojan")
