@@ -79,8 +79,8 @@ conn_timeout(struct sl_timer *t)
 	    c->state < SL_C_RESOLVE ? "handshake timeout" : "idle timeout");
 }
 
-static void
-target_str(const struct sl_target *t, char *buf, size_t cap)
+void
+sl_target_str(const struct sl_target *t, char *buf, size_t cap)
 {
 	char ip[INET6_ADDRSTRLEN];
 
@@ -121,7 +121,7 @@ access_log(struct sl_conn *c, const char *why)
 		const struct sl_img_outbound *o = SL_IMG_REC(&c->w->img,
 		    SL_SECT_OUTBOUNDS, struct sl_img_outbound, c->outbound);
 
-		target_str(&c->target, dst, sizeof(dst));
+		sl_target_str(&c->target, dst, sizeof(dst));
 		sl_log_access("from %s accepted tcp:%s [%s >> %s] email: %s "
 		    "up=%llu down=%llu time=%llu.%03llus%s%s", peer, dst, tag,
 		    sl_img_str(&c->w->img, o->tag), c->email,

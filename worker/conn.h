@@ -121,6 +121,7 @@ void	 sl_conn_close(struct sl_conn *, const char *why);
 void	 sl_conn_touch(struct sl_conn *);
 void	 sl_conn_set_events(struct sl_conn *, struct sl_ev *, uint32_t);
 const char *sl_addr_str(const struct sockaddr *, char *, size_t);
+void	 sl_target_str(const struct sl_target *, char *, size_t);
 
 /* Stages implemented by other modules. */
 void	 sl_fallback_start(struct sl_conn *, const char *reason);

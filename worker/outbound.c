@@ -91,9 +91,10 @@ hold(struct sl_conn *c, const struct sl_img_final_rule *r)
 	uint32_t s = r && r->has_block_delay ?
 	    random_between(r->block_delay_min, r->block_delay_max) :
 	    random_between(30, 90);
+	char dst[300];
 
-	sl_info("blocked by final rule: %s:%u", c->target.host,
-	    c->target.port);
+	sl_target_str(&c->target, dst, sizeof(dst));
+	sl_info("blocked by final rule: %s", dst);
 	c->reason = "blocked";
 	c->state = SL_C_HOLD;
 	c->idle_ms = s * 1000;
