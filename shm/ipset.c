@@ -162,47 +162,41 @@ sl_ipset_build(struct sl_img_builder *b, const struct sl_cidr *c, size_t n)
 	return sl_imgb_add(b, SL_SECT_IPSETS, &set, sizeof(set));
 }
 
+/* bsearch comparators: an address "equals" the range that holds it. */
+static int
+cmp_in_v4(const void *key, const void *range)
+{
+	uint32_t a = *(const uint32_t *)key;
+	const struct sl_img_v4_range *r = range;
+
+	return a < r->lo ? -1 : a > r->hi;
+}
+
+static int
+cmp_in_v6(const void *key, const void *range)
+{
+	const struct sl_img_v6_range *r = range;
+
+	if (memcmp(key, r->lo, 16) < 0)
+		return -1;
+	return memcmp(key, r->hi, 16) > 0;
+}
+
 static int
 match_v4(const struct sl_img *img, const struct sl_img_ipset *s, uint32_t a)
 {
-	const struct sl_img_v4_range *r =
-	    SL_IMG_REC(img, SL_SECT_V4_RANGES, struct sl_img_v4_range,
-	    s->v4_first);
-	size_t lo = 0, hi = s->v4_count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (a < r[mid].lo)
-			hi = mid;
-		else if (a > r[mid].hi)
-			lo = mid + 1;
-		else
-			return 1;
-	}
-	return 0;
+	return bsearch(&a, SL_IMG_REC(img, SL_SECT_V4_RANGES,
+	    struct sl_img_v4_range, s->v4_first), s->v4_count,
+	    sizeof(struct sl_img_v4_range), cmp_in_v4) != NULL;
 }
 
 static int
 match_v6(const struct sl_img *img, const struct sl_img_ipset *s,
     const uint8_t *a)
 {
-	const struct sl_img_v6_range *r =
-	    SL_IMG_REC(img, SL_SECT_V6_RANGES, struct sl_img_v6_range,
-	    s->v6_first);
-	size_t lo = 0, hi = s->v6_count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (memcmp(a, r[mid].lo, 16) < 0)
-			hi = mid;
-		else if (memcmp(a, r[mid].hi, 16) > 0)
-			lo = mid + 1;
-		else
-			return 1;
-	}
-	return 0;
+	return bsearch(a, SL_IMG_REC(img, SL_SECT_V6_RANGES,
+	    struct sl_img_v6_range, s->v6_first), s->v6_count,
+	    sizeof(struct sl_img_v6_range), cmp_in_v6) != NULL;
 }
 
 int
