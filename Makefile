@@ -39,7 +39,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 all: $(B)/sluiced $(B)/sluicectl
 
-$(B)/obj/%.o: %.c
+# Flags live here: a changed Makefile rebuilds everything.
+$(B)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
