@@ -105,6 +105,27 @@ nth(const struct sl_node *agg, size_t i, struct sl_node *out)
 	out->h = agg->ops->child(agg->h, i, &out->name);
 }
 
+typedef void (*walk_elem_fn)(struct walk *, const struct sl_node *,
+    void *elem, const void *ctx);
+
+/* An array of objects becomes an arena array of model records, each
+ * filled by fn.  The caller has checked that arr is an array. */
+static void *
+walk_each(struct walk *w, const struct sl_node *arr, size_t size,
+    size_t *count, walk_elem_fn fn, const void *ctx)
+{
+	size_t n = length(arr);
+	char *v = sl_arena_alloc(&w->conf->arena, n * size);
+	struct sl_node el;
+
+	for (size_t i = 0; i < n; i++) {
+		nth(arr, i, &el);
+		fn(w, &el, v + i * size, ctx);
+	}
+	*count = n;
+	return v;
+}
+
 static size_t
 path_fmt(const struct sl_node *n, char *buf, size_t sz)
 {
@@ -756,11 +777,18 @@ walk_trojan_client(struct walk *w, const struct sl_node *n,
 		err(w, &f, "flow for Trojan was removed from Xray; use VLESS");
 }
 
+struct client_ctx {
+	const struct sl_conf_inbound	*in;
+	const char			*dflt_flow;
+};
+
 static void
-walk_client(struct walk *w, const struct sl_node *n,
-    const struct sl_conf_inbound *in, struct sl_conf_client *c,
-    const char *dflt_flow)
+walk_client(struct walk *w, const struct sl_node *n, void *elem,
+    const void *ctx)
 {
+	struct sl_conf_client *c = elem;
+	const struct sl_conf_inbound *in = ((const struct client_ctx *)ctx)->in;
+	const char *dflt_flow = ((const struct client_ctx *)ctx)->dflt_flow;
 	int64_t v;
 
 	where_keep(w, n, &c->where);
@@ -783,9 +811,9 @@ static void
 walk_clients(struct walk *w, const struct sl_node *s,
     struct sl_conf_inbound *in, const char *dflt_flow)
 {
-	struct sl_node arr, users, el;
+	struct sl_node arr, users;
 	int have_c = get(s, "clients", &arr), have_u = get(s, "users", &users);
-	size_t i, n;
+	struct client_ctx cc = { in, dflt_flow };
 
 	if (have_c && have_u)
 		err(w, &users, "give \"clients\" or \"users\", not both");
@@ -796,13 +824,8 @@ walk_clients(struct walk *w, const struct sl_node *s,
 	}
 	if (!want(w, &arr, SL_NODE_ARRAY))
 		return;
-	n = length(&arr);
-	in->clients = sl_arena_alloc(&w->conf->arena, n * sizeof(*in->clients));
-	in->nclients = n;
-	for (i = 0; i < n; i++) {
-		nth(&arr, i, &el);
-		walk_client(w, &el, in, &in->clients[i], dflt_flow);
-	}
+	in->clients = walk_each(w, &arr, sizeof(*in->clients), &in->nclients,
+	    walk_client, &cc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -982,14 +1005,16 @@ walk_dest(struct walk *w, const struct sl_node *obj,
 }
 
 static void
-walk_fallback(struct walk *w, const struct sl_node *n,
-    struct sl_conf_fallback *fb)
+walk_fallback(struct walk *w, const struct sl_node *n, void *elem,
+    const void *ctx)
 {
 	static const char *const known[] = { "name", "alpn", "path", "type",
 	    "dest", "xver", NULL };
 	struct sl_node p;
 	int64_t v;
+	struct sl_conf_fallback *fb = elem;
 
+	(void)ctx;
 	where_keep(w, n, &fb->where);
 	fb->name = fb->alpn = fb->path = "";
 	if (!want(w, n, SL_NODE_OBJECT))
@@ -1022,19 +1047,10 @@ static void
 walk_fallbacks(struct walk *w, const struct sl_node *arr,
     struct sl_conf_inbound *in)
 {
-	struct sl_node el;
-	size_t i, n;
-
 	if (!want(w, arr, SL_NODE_ARRAY))
 		return;
-	n = length(arr);
-	in->fallbacks = sl_arena_alloc(&w->conf->arena,
-	    n * sizeof(*in->fallbacks));
-	in->nfallbacks = n;
-	for (i = 0; i < n; i++) {
-		nth(arr, i, &el);
-		walk_fallback(w, &el, &in->fallbacks[i]);
-	}
+	in->fallbacks = walk_each(w, arr, sizeof(*in->fallbacks),
+	    &in->nfallbacks, walk_fallback, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1165,7 +1181,8 @@ readable_file(struct walk *w, const struct sl_node *obj, const char *name,
 }
 
 static void
-walk_cert(struct walk *w, const struct sl_node *n, struct sl_conf_cert *c)
+walk_cert(struct walk *w, const struct sl_node *n, void *elem,
+    const void *ctx)
 {
 	static const char *const known[] = { "certificateFile", "keyFile",
 	    "usage", NULL };
@@ -1175,7 +1192,9 @@ walk_cert(struct walk *w, const struct sl_node *n, struct sl_conf_cert *c)
 	    { "", 0 }, { NULL, 0 } };
 	static const char *const xusages[] = { "verify", "issue", NULL };
 	int v;
+	struct sl_conf_cert *c = elem;
 
+	(void)ctx;
 	where_keep(w, n, &c->where);
 	if (!want(w, n, SL_NODE_OBJECT))
 		return;
@@ -1239,7 +1258,6 @@ walk_tls(struct walk *w, const struct sl_node *tls, struct sl_conf_inbound *in)
 	    "echForceQuery", "echSockopt", "preferServerCipherSuites", NULL };
 	struct vec alpn = { .sz = sizeof(const char *) };
 	struct sl_node certs, el;
-	size_t i, n;
 
 	if (present(tls) && !want(w, tls, SL_NODE_OBJECT))
 		return;
@@ -1248,16 +1266,9 @@ walk_tls(struct walk *w, const struct sl_node *tls, struct sl_conf_inbound *in)
 	    SL_NODE_ARRAY && length(&certs) == 0))
 		err(w, &certs, "security \"tls\" needs at least one "
 		    "certificate");
-	else if (want(w, &certs, SL_NODE_ARRAY)) {
-		n = length(&certs);
-		in->certs = sl_arena_alloc(&w->conf->arena,
-		    n * sizeof(*in->certs));
-		in->ncerts = n;
-		for (i = 0; i < n; i++) {
-			nth(&certs, i, &el);
-			walk_cert(w, &el, &in->certs[i]);
-		}
-	}
+	else if (want(w, &certs, SL_NODE_ARRAY))
+		in->certs = walk_each(w, &certs, sizeof(*in->certs),
+		    &in->ncerts, walk_cert, NULL);
 	if (get(tls, "alpn", &el)) {
 		string_list(w, &el, alpn_item, &alpn);
 		in->alpn = alpn.p;
@@ -1408,15 +1419,17 @@ static const char *const xray_in_protocols[] = { "vmess", "shadowsocks",
 	"hysteria", "tun", NULL };
 
 static void
-walk_inbound(struct walk *w, const struct sl_node *n,
-    struct sl_conf_inbound *in)
+walk_inbound(struct walk *w, const struct sl_node *n, void *elem,
+    const void *ctx)
 {
 	static const char *const known[] = { "listen", "port", "tag",
 	    "protocol", "settings", "streamSettings", NULL };
 	static const char *const unsup[] = { "sniffing", "allocate", NULL };
 	struct sl_node s;
 	int v = 0;
+	struct sl_conf_inbound *in = elem;
 
+	(void)ctx;
 	where_keep(w, n, &in->where);
 	if (!want(w, n, SL_NODE_OBJECT))
 		return;
@@ -1440,19 +1453,12 @@ static void
 walk_inbounds(struct walk *w, const struct sl_node *root)
 {
 	struct sl_conf *conf = w->conf;
-	struct sl_node arr, el;
-	size_t i, n;
+	struct sl_node arr;
 
 	if (!get(root, "inbounds", &arr) || !want(w, &arr, SL_NODE_ARRAY))
 		return;
-	n = length(&arr);
-	conf->inbounds = sl_arena_alloc(&conf->arena,
-	    n * sizeof(*conf->inbounds));
-	conf->ninbounds = n;
-	for (i = 0; i < n; i++) {
-		nth(&arr, i, &el);
-		walk_inbound(w, &el, &conf->inbounds[i]);
-	}
+	conf->inbounds = walk_each(w, &arr, sizeof(*conf->inbounds),
+	    &conf->ninbounds, walk_inbound, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1633,15 +1639,17 @@ static const struct name_val actions[] = {
 };
 
 static void
-walk_final_rule(struct walk *w, const struct sl_node *n,
-    struct sl_conf_final_rule *r)
+walk_final_rule(struct walk *w, const struct sl_node *n, void *elem,
+    const void *ctx)
 {
 	static const char *const known[] = { "action", "network", "port",
 	    "ip", "blockDelay", NULL };
 	struct vec ips = { .sz = sizeof(struct sl_conf_cidr) };
 	struct sl_node f;
 	int v;
+	struct sl_conf_final_rule *r = elem;
 
+	(void)ctx;
 	where_keep(w, n, &r->where);
 	if (!want(w, n, SL_NODE_OBJECT))
 		return;
@@ -1680,8 +1688,7 @@ walk_freedom(struct walk *w, const struct sl_node *s,
 	    "targetStrategy", "userLevel", "finalRules", NULL };
 	static const char *const unsup[] = { "redirect", "fragment", "noise",
 	    "noises", "proxyProtocol", "ipsBlocked", NULL };
-	struct sl_node arr, el;
-	size_t i, n;
+	struct sl_node arr;
 	int64_t v;
 	int e;
 
@@ -1696,14 +1703,8 @@ walk_freedom(struct walk *w, const struct sl_node *s,
 		out->user_level = (int)v;
 	if (!get(s, "finalRules", &arr) || !want(w, &arr, SL_NODE_ARRAY))
 		return;
-	n = length(&arr);
-	out->final_rules = sl_arena_alloc(&w->conf->arena,
-	    n * sizeof(*out->final_rules));
-	out->nfinal_rules = n;
-	for (i = 0; i < n; i++) {
-		nth(&arr, i, &el);
-		walk_final_rule(w, &el, &out->final_rules[i]);
-	}
+	out->final_rules = walk_each(w, &arr, sizeof(*out->final_rules),
+	    &out->nfinal_rules, walk_final_rule, NULL);
 }
 
 static const struct name_val responses[] = {
@@ -1738,8 +1739,8 @@ static const char *const xray_out_protocols[] = { "vless", "vmess",
 	"wireguard", "hysteria", NULL };
 
 static void
-walk_outbound(struct walk *w, const struct sl_node *n,
-    struct sl_conf_outbound *out)
+walk_outbound(struct walk *w, const struct sl_node *n, void *elem,
+    const void *ctx)
 {
 	static const char *const known[] = { "tag", "protocol", "settings",
 	    "streamSettings", "proxySettings", "mux", NULL };
@@ -1750,7 +1751,9 @@ walk_outbound(struct walk *w, const struct sl_node *n,
 	const char *const *p;
 	struct sl_node s;
 	int v = 0;
+	struct sl_conf_outbound *out = elem;
 
+	(void)ctx;
 	where_keep(w, n, &out->where);
 	out->tag = "";
 	if (!want(w, n, SL_NODE_OBJECT))
@@ -1775,8 +1778,7 @@ static void
 walk_outbounds(struct walk *w, const struct sl_node *root)
 {
 	struct sl_conf *conf = w->conf;
-	struct sl_node arr, el;
-	size_t i, n;
+	struct sl_node arr;
 
 	if (!get(root, "outbounds", &arr)) {
 		missing(w, root, "outbounds",
@@ -1785,17 +1787,12 @@ walk_outbounds(struct walk *w, const struct sl_node *root)
 	}
 	if (!want(w, &arr, SL_NODE_ARRAY))
 		return;
-	if ((n = length(&arr)) == 0) {
+	if (length(&arr) == 0) {
 		err(w, &arr, "at least one outbound is required");
 		return;
 	}
-	conf->outbounds = sl_arena_alloc(&conf->arena,
-	    n * sizeof(*conf->outbounds));
-	conf->noutbounds = n;
-	for (i = 0; i < n; i++) {
-		nth(&arr, i, &el);
-		walk_outbound(w, &el, &conf->outbounds[i]);
-	}
+	conf->outbounds = walk_each(w, &arr, sizeof(*conf->outbounds),
+	    &conf->noutbounds, walk_outbound, NULL);
 }
 
 /* ------------------------------------------------------------------ */
