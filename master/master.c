@@ -90,8 +90,10 @@ worker_count(const struct master *m, const struct sl_conf *cf)
 
 /* ---- logs ---- */
 
+/* The log's fd: -1 for "none"; if the file cannot be opened, on_fail
+ * (stderr for the error log, so the reason is seen somewhere). */
 static int
-open_log(const char *path, int foreground, const char *dflt)
+open_log(const char *path, int foreground, const char *dflt, int on_fail)
 {
 	char buf[256];
 	int fd;
@@ -106,8 +108,10 @@ open_log(const char *path, int foreground, const char *dflt)
 		path = buf;
 	}
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd == -1)
+	if (fd == -1) {
 		sl_error("cannot open log file %s: %s", path, strerror(errno));
+		return on_fail;
+	}
 	return fd;
 }
 
@@ -115,10 +119,10 @@ static void
 logs_open(struct master *m)
 {
 	const struct sl_conf_log *l = &m->cur.cf->log;
-	int e = open_log(l->error, m->opts->foreground, "error.log");
-	int a = open_log(l->access, m->opts->foreground, "access.log");
+	int e = open_log(l->error, m->opts->foreground, "error.log", 2);
+	int a = open_log(l->access, m->opts->foreground, "access.log", -1);
 
-	sl_log_files(e < 0 && l->error[0] != 'n' ? 2 : e, a);
+	sl_log_files(e, a);
 	sl_log_level((int)l->loglevel);
 }
 
@@ -392,12 +396,9 @@ workers_respawn_due(struct master *m)
 
 	for (size_t i = 0; i < m->nw; i++) {
 		struct worker *w = &m->w[i];
-		int crashes = w->crashes;
 
-		if (w->pid != 0 || w->respawn_at == 0 || w->respawn_at > now)
-			continue;
-		if (worker_spawn(m, w, w->slot) == 0)
-			w->crashes = crashes;
+		if (w->pid == 0 && w->respawn_at != 0 && w->respawn_at <= now)
+			worker_spawn(m, w, w->slot);
 	}
 }
 

@@ -476,6 +476,8 @@ conn_event(struct sl_ev *ev, uint32_t events)
 
 /* ---- accept ---- */
 
+/* A connection with its buffers and, on a TLS inbound, its SSL; NULL if
+ * any of them cannot be had (nothing is left allocated then). */
 static struct sl_conn *
 conn_new(struct sl_wctx *w, int fd, uint32_t inbound)
 {
@@ -485,7 +487,11 @@ conn_new(struct sl_wctx *w, int fd, uint32_t inbound)
 		return NULL;
 	c->up.data = malloc(SL_BUF_SIZE);
 	c->down.data = malloc(SL_BUF_SIZE);
-	if (c->up.data == NULL || c->down.data == NULL) {
+	if (w->tls[inbound] != NULL)
+		c->ssl = sl_tls_new(w->tls[inbound], fd);
+	if (c->up.data == NULL || c->down.data == NULL ||
+	    (w->tls[inbound] != NULL && c->ssl == NULL)) {
+		SSL_free(c->ssl);
 		free(c->up.data);
 		free(c->down.data);
 		free(c);
@@ -501,7 +507,6 @@ conn_new(struct sl_wctx *w, int fd, uint32_t inbound)
 	sl_timer_init(&c->dial_timer, NULL, c);
 	c->started = sl_loop_now(w->loop);
 	c->policy = sl_img_level(&w->img, 0);
-	c->peer_len = sizeof(c->peer);
 	c->local_len = sizeof(c->local);
 	return c;
 }
@@ -556,14 +561,6 @@ sl_conn_accept(struct sl_wctx *w, int lfd, uint32_t inbound)
 		memcpy(&c->peer, &peer, plen);
 		c->peer_len = plen;
 		getsockname(fd, (struct sockaddr *)&c->local, &c->local_len);
-		if (w->tls[inbound] != NULL &&
-		    (c->ssl = sl_tls_new(w->tls[inbound], fd)) == NULL) {
-			close(fd);
-			free(c->up.data);
-			free(c->down.data);
-			free(c);
-			continue;
-		}
 		w->nconns++;
 		c->next = w->conns;
 		if (w->conns != NULL)

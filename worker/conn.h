@@ -132,6 +132,8 @@ void	 sl_relay_start(struct sl_conn *);
 /* One read from the client, appended to the up buffer (at most max
  * bytes).  >0, 0 = EOF, -1 = would block, -2 = error. */
 ssize_t	 sl_relay_client_read(struct sl_conn *, size_t max);
+/* One write to the client: >0 bytes written, -1 would block, -2 error. */
+ssize_t	 sl_relay_client_write(struct sl_conn *, const uint8_t *, size_t);
 void	 sl_relay_event(struct sl_ev *, uint32_t);
 
 #endif

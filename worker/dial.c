@@ -39,10 +39,7 @@ dial_event(struct sl_ev *ev, uint32_t events)
 	socklen_t len = sizeof(int);
 	int err = 0;
 
-	if (c->state != SL_C_DIAL) {
-		sl_relay_event(ev, events);
-		return;
-	}
+	(void)events;
 	if (getsockopt(ev->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
 	if (err == 0) {

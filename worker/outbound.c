@@ -15,10 +15,8 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -188,10 +186,9 @@ blackhole(struct sl_conn *c, int http)
 	    "Content-Length: 0\r\n\r\n";
 
 	/* Best effort: a response this small fits the socket buffer. */
-	if (http && c->ssl != NULL)
-		SSL_write(c->ssl, resp, sizeof(resp) - 1);
-	else if (http && write(c->cev.fd, resp, sizeof(resp) - 1) < 0)
-		(void)errno;
+	if (http)
+		sl_relay_client_write(c, (const uint8_t *)resp,
+		    sizeof(resp) - 1);
 	sl_conn_close(c, "blackhole");
 }
 

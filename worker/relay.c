@@ -67,9 +67,8 @@ sl_relay_client_read(struct sl_conn *c, size_t max)
 	return n;
 }
 
-/* >0 bytes written, -1 would block, -2 error. */
-static ssize_t
-client_write(struct sl_conn *c, const uint8_t *p, size_t len)
+ssize_t
+sl_relay_client_write(struct sl_conn *c, const uint8_t *p, size_t len)
 {
 	ssize_t n;
 
@@ -177,7 +176,7 @@ down_step(struct sl_conn *c)
 		progress = down_read(c);
 	c->client_write_blocked = 0;
 	if (c->down.len > 0) {
-		n = client_write(c, c->down.data + c->down.off, c->down.len);
+		n = sl_relay_client_write(c, c->down.data + c->down.off, c->down.len);
 		if (n == -2) {
 			sl_conn_close(c, "client write error");
 			return STEP_CLOSED;

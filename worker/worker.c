@@ -44,8 +44,7 @@ listener_event(struct sl_ev *ev, uint32_t events)
 	struct listener *l = ev->data;
 
 	(void)events;
-	if (!l->w->draining)
-		sl_conn_accept(l->w, ev->fd, l->inbound);
+	sl_conn_accept(l->w, ev->fd, l->inbound);
 }
 
 static void
