@@ -102,37 +102,16 @@ then
 fi
 
 # --- config.json (Xray JSON; sluice.conf(5)) ---
-cat >"$STATE/config.json" <<EOF
-{
-  "log": { "access": "", "error": "", "loglevel": "warning" },
-  "inbounds": [
+# inbound TAG PORT PROTOCOL CLIENTS: one TLS inbound falling back to the decoy.
+inbound() {
+	cat <<EOF
     {
-      "tag": "demo-vless",
+      "tag": "$1",
       "listen": "127.0.0.1",
-      "port": $VLESS_PORT,
-      "protocol": "vless",
+      "port": $2,
+      "protocol": "$3",
       "settings": {
-        "clients": [ { "id": "$UUID", "email": "demo@vless" } ],
-        "decryption": "none",
-        "fallbacks": [ { "dest": "127.0.0.1:$DECOY_PORT" } ]
-      },
-      "streamSettings": {
-        "network": "tcp",
-        "security": "tls",
-        "tlsSettings": {
-          "certificates": [ { "certificateFile": "$STATE/cert.pem",
-                              "keyFile": "$STATE/key.pem" } ],
-          "alpn": [ "http/1.1" ]
-        }
-      }
-    },
-    {
-      "tag": "demo-trojan",
-      "listen": "127.0.0.1",
-      "port": $TROJAN_PORT,
-      "protocol": "trojan",
-      "settings": {
-        "clients": [ { "password": "$PASSWORD", "email": "demo@trojan" } ],
+        "clients": [ $4 ],$5
         "fallbacks": [ { "dest": "127.0.0.1:$DECOY_PORT" } ]
       },
       "streamSettings": {
@@ -145,6 +124,22 @@ cat >"$STATE/config.json" <<EOF
         }
       }
     }
+EOF
+}
+
+{
+	cat <<EOF
+{
+  "log": { "access": "", "error": "", "loglevel": "warning" },
+  "inbounds": [
+EOF
+	inbound demo-vless "$VLESS_PORT" vless \
+	    "{ \"id\": \"$UUID\", \"email\": \"demo@vless\" }" \
+	    ' "decryption": "none",'
+	echo "    ,"
+	inbound demo-trojan "$TROJAN_PORT" trojan \
+	    "{ \"password\": \"$PASSWORD\", \"email\": \"demo@trojan\" }" ""
+	cat <<EOF
   ],
   "outbounds": [
     { "tag": "direct", "protocol": "freedom" },
@@ -158,6 +153,7 @@ cat >"$STATE/config.json" <<EOF
   }
 }
 EOF
+} >"$STATE/config.json"
 
 cat <<EOF
 
