@@ -12,7 +12,7 @@ MANDIR  ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 
 CC      ?= cc
-PKGS    := libconfig json-c libcares openssl
+PKGS    := libconfig json-c libcares openssl libpcre2-8 libprotobuf-c
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
            -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith -I. \

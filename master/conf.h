@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "master/arena.h"
+#include "shm/ipset.h"
 
 /* "file:line" for libconfig, "file: $.json.path" for JSON. */
 struct sl_where {
@@ -26,7 +27,9 @@ struct sl_where {
 };
 
 enum sl_proto_in { SL_IN_VLESS = 1, SL_IN_TROJAN = 2 };
-enum sl_proto_out { SL_OUT_FREEDOM = 1, SL_OUT_BLACKHOLE = 2 };
+enum sl_proto_out {
+	SL_OUT_FREEDOM = 1, SL_OUT_BLACKHOLE = 2, SL_OUT_SOCKS = 3, SL_OUT_HTTP = 4
+};
 enum sl_security { SL_SEC_NONE = 0, SL_SEC_TLS = 1 };
 enum sl_tls_version {
 	SL_TLS_ANY = 0, SL_TLS_10 = 0x0301, SL_TLS_11 = 0x0302,
@@ -67,6 +70,53 @@ struct sl_conf_cert {
 	const char	*key_file;
 };
 
+/*
+ * One domain rule string, parsed (spec xray-routing.md section 1.7).
+ * SUBSTR/DOMAIN/FULL values are lower-cased; REGEX is kept as written;
+ * GEOSITE is a reference to CODE (upper-cased) in FILE with attribute
+ * filters (lower-cased), loaded by the compiler.
+ */
+enum sl_dom_type {
+	SL_DOM_SUBSTR = 0, SL_DOM_REGEX = 1, SL_DOM_DOMAIN = 2, SL_DOM_FULL = 3,
+	SL_DOM_GEOSITE = 4
+};
+
+struct sl_conf_domain {
+	struct sl_where	 where;
+	enum sl_dom_type type;
+	const char	*value;		/* pattern, or the geosite CODE */
+	const char	*file;		/* GEOSITE: "geosite.dat" or ext: FILE */
+	const char	**attrs;	/* GEOSITE: required attributes */
+	size_t		 nattrs;
+};
+
+/* One IP rule string: a CIDR or a geoip reference, maybe reversed ("!"). */
+struct sl_conf_ip {
+	struct sl_where	 where;
+	int		 reverse;
+	int		 is_geo;
+	struct sl_cidr	 cidr;		/* !is_geo */
+	const char	*file;		/* is_geo: "geoip.dat" or ext: FILE */
+	const char	*code;		/* is_geo: upper-cased */
+};
+
+/* sniffing, per inbound */
+#define SL_SNIFF_HTTP	0x1
+#define SL_SNIFF_TLS	0x2
+#define SL_SNIFF_QUIC	0x4
+#define SL_SNIFF_BT	0x8
+
+struct sl_conf_sniffing {
+	int		 enabled;
+	unsigned	 dest_override;	/* SL_SNIFF_* bits */
+	int		 metadata_only;
+	int		 route_only;
+	struct sl_conf_domain *domains_excluded;
+	size_t		 ndomains_excluded;
+	struct sl_conf_ip *ips_excluded;
+	size_t		 nips_excluded;
+};
+
 struct sl_conf_inbound {
 	struct sl_where	 where;
 	const char	*tag;		/* "" when absent */
@@ -88,6 +138,7 @@ struct sl_conf_inbound {
 	enum sl_tls_version min_version, max_version;
 	const char	*server_name;	/* "" when absent */
 	int		 reject_unknown_sni;
+	struct sl_conf_sniffing sniffing;
 };
 
 /* One CIDR as written, already masked. */
@@ -117,6 +168,13 @@ struct sl_conf_final_rule {
 	int		 has_block_delay;
 };
 
+/* freedom domainStrategy / targetStrategy, same values as SL_IMG_FS_*. */
+enum sl_freedom_strategy {
+	SL_FS_ASIS = 0, SL_FS_USEIP, SL_FS_USEIP4, SL_FS_USEIP6, SL_FS_USEIP46,
+	SL_FS_USEIP64, SL_FS_FORCEIP, SL_FS_FORCEIP4, SL_FS_FORCEIP6,
+	SL_FS_FORCEIP46, SL_FS_FORCEIP64
+};
+
 struct sl_conf_outbound {
 	struct sl_where	 where;
 	const char	*tag;
@@ -124,9 +182,106 @@ struct sl_conf_outbound {
 	/* freedom */
 	struct sl_conf_final_rule *final_rules;
 	size_t		 nfinal_rules;
+	enum sl_freedom_strategy strategy;
+	const char	*send_through;	/* NULL = none; an IP address */
+	const char	*redirect_host;	/* NULL or "" = keep */
+	int		 redirect_port;	/* 0 = keep */
 	/* blackhole: response.type "http" */
 	int		 blackhole_http;
-	int		 user_level;	/* freedom: policy level, default 0 */
+	int		 user_level;	/* policy level, default 0 */
+	/* socks, http: one server */
+	const char	*server_host;
+	int		 server_port;
+	const char	*user, *pass;	/* NULL = no authentication */
+};
+
+/* routing.rules[] (spec xray-routing.md section 1.3); NULL/0 = absent. */
+struct sl_conf_attr {
+	const char	*key;		/* lower-cased */
+	const char	*regex;
+};
+
+#define SL_NET_UNIX	0x4
+
+struct sl_conf_rule {
+	struct sl_where	 where;
+	const char	*outbound_tag;
+	const char	*balancer_tag;
+	const char	*rule_tag;
+	struct sl_conf_domain *domains;
+	size_t		 ndomains;
+	struct sl_conf_ip *ips, *source_ips, *local_ips;
+	size_t		 nips, nsource_ips, nlocal_ips;
+	struct sl_conf_port_range *ports, *source_ports, *local_ports,
+			*vless_routes;
+	size_t		 nports, nsource_ports, nlocal_ports, nvless_routes;
+	int		 has_network;
+	unsigned	 networks;	/* SL_NET_* bits */
+	const char	**users;	/* "regexp:" prefix kept */
+	size_t		 nusers;
+	const char	**inbound_tags;
+	size_t		 ninbound_tags;
+	const char	**protocols;
+	size_t		 nprotocols;
+	struct sl_conf_attr *attrs;
+	size_t		 nattrs;
+	const char	**processes;
+	size_t		 nprocesses;
+	const char	**local_os;
+	size_t		 nlocal_os;
+};
+
+enum sl_balance { SL_BAL_RANDOM = 1, SL_BAL_ROUNDROBIN, SL_BAL_LEASTPING,
+	SL_BAL_LEASTLOAD };
+
+struct sl_conf_cost {
+	int		 regexp;
+	const char	*match;
+	double		 value;
+};
+
+struct sl_conf_balancer {
+	struct sl_where	 where;
+	const char	*tag;
+	const char	**selectors;
+	size_t		 nselectors;
+	enum sl_balance	 strategy;	/* default random */
+	const char	*fallback_tag;	/* NULL = none */
+	/* leastLoad settings */
+	int		 expected;
+	uint32_t	 max_rtt_ms;
+	double		 tolerance;
+	uint32_t	*baselines_ms;
+	size_t		 nbaselines;
+	struct sl_conf_cost *costs;
+	size_t		 ncosts;
+};
+
+enum sl_domain_strategy { SL_DS_ASIS = 0, SL_DS_IPIFNONMATCH = 2,
+	SL_DS_IPONDEMAND = 3 };
+
+struct sl_conf_routing {
+	enum sl_domain_strategy domain_strategy;
+	struct sl_conf_rule *rules;
+	size_t		 nrules;
+	struct sl_conf_balancer *balancers;
+	size_t		 nbalancers;
+};
+
+/* observatory (plain) and burstObservatory; present = 1 when configured */
+struct sl_conf_observatory {
+	int		 present;
+	struct sl_where	 where;
+	int		 burst;
+	const char	**selectors;
+	size_t		 nselectors;
+	const char	*url;		/* probeURL / pingConfig.destination */
+	const char	*connectivity;	/* burst; NULL = none */
+	const char	*method;	/* "HEAD" (burst default) or "GET" */
+	uint32_t	 interval_ms;
+	uint32_t	 sampling;	/* burst; 1 for plain */
+	uint32_t	 timeout_ms;
+	int		 concurrent;	/* plain: enableConcurrency */
 };
 
 /* policy.levels.N; milliseconds.  Unset fields take Xray's code defaults. */
@@ -168,6 +323,8 @@ struct sl_conf {
 	size_t		 nlevels;
 	struct sl_conf_log	 log;
 	struct sl_conf_sluice	 sluice;
+	struct sl_conf_routing	 routing;
+	struct sl_conf_observatory observatory, burst_observatory;
 };
 
 /*

@@ -3,7 +3,8 @@
 #   install-deps.sh          build + run (make, make run)
 #   install-deps.sh --test   also the test peers and tools (make test)
 set -e
-BUILD="build-essential pkg-config libssl-dev libconfig-dev libjson-c-dev libc-ares-dev openssl"
+BUILD="build-essential pkg-config libssl-dev libconfig-dev libjson-c-dev libc-ares-dev openssl
+       libpcre2-dev libprotobuf-c-dev protobuf-c-compiler"
 RUN="nginx python3 curl"
 TEST="libcmocka-dev clang llvm valgrind v2ray trojan nginx libnginx-mod-stream haproxy curl socat
       python3 iproute2 procps psmisc mandoc"

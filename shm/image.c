@@ -38,6 +38,18 @@ static const uint32_t sect_elem_size[SL_SECT_COUNT] = {
 	[SL_SECT_V6_RANGES] = sizeof(struct sl_img_v6_range),
 	[SL_SECT_LEVELS] = sizeof(struct sl_img_level),
 	[SL_SECT_CERTS] = sizeof(struct sl_img_cert),
+	[SL_SECT_RULES] = sizeof(struct sl_img_rule),
+	[SL_SECT_CONDS] = sizeof(struct sl_img_cond),
+	[SL_SECT_STRLIST] = sizeof(struct sl_str),
+	[SL_SECT_U32] = sizeof(uint32_t),
+	[SL_SECT_IPMATCH] = sizeof(struct sl_img_ipmatch),
+	[SL_SECT_ATTRS] = sizeof(struct sl_img_attr),
+	[SL_SECT_REGEXES] = sizeof(struct sl_img_regex),
+	[SL_SECT_DOMSETS] = sizeof(struct sl_img_domset),
+	[SL_SECT_BLOB] = 1,
+	[SL_SECT_BALANCERS] = sizeof(struct sl_img_balancer),
+	[SL_SECT_COSTS] = sizeof(struct sl_img_cost),
+	[SL_SECT_OBSERVERS] = sizeof(struct sl_img_observer),
 };
 
 uint64_t
@@ -106,6 +118,26 @@ sl_imgb_add(struct sl_img_builder *b, enum sl_img_sect s, const void *rec,
 	memcpy(b->sect[s].buf + b->sect[s].len, rec, size);
 	b->sect[s].len += size;
 	return idx;
+}
+
+uint32_t
+sl_imgb_blob(struct sl_img_builder *b, const void *data, size_t len)
+{
+	size_t off = (b->sect[SL_SECT_BLOB].len + 7) & ~(size_t)7;
+
+	if (off + len > UINT32_MAX) {
+		b->failed = 1;
+		return 0;
+	}
+	if (sect_reserve(b, SL_SECT_BLOB, off - b->sect[SL_SECT_BLOB].len +
+	    len) == -1)
+		return 0;
+	memset(b->sect[SL_SECT_BLOB].buf + b->sect[SL_SECT_BLOB].len, 0,
+	    off - b->sect[SL_SECT_BLOB].len);
+	if (len > 0)
+		memcpy(b->sect[SL_SECT_BLOB].buf + off, data, len);
+	b->sect[SL_SECT_BLOB].len = off + len;
+	return (uint32_t)off;
 }
 
 static int
