@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,17 +23,11 @@
 #include <openssl/x509.h>
 
 #include "master/compile.h"
+#include "master/compile_int.h"
 #include "shm/fallback.h"
 #include "shm/image.h"
 #include "shm/ipset.h"
 #include "shm/log.h"
-
-struct cc {
-	const struct sl_conf	*cf;
-	struct sl_img_builder	 b;
-	struct sl_errors	*errs;
-	uint32_t		 private_set;
-};
 
 static int
 read_file(const char *path, char **out, size_t *len)
@@ -163,9 +158,9 @@ split_host_port(const char *dest, char *host, size_t hcap, const char **port)
 	return 0;
 }
 
-static int
-add_tcp_addrs(struct cc *c, const struct sl_conf_fallback *fb,
-    uint32_t *count)
+int
+cc_tcp_addrs(struct cc *c, const struct sl_where *where, const char *dest,
+    int family, uint32_t *first, uint32_t *count)
 {
 	struct addrinfo hints, *res, *ai;
 	struct sl_img_addr a;
@@ -173,21 +168,20 @@ add_tcp_addrs(struct cc *c, const struct sl_conf_fallback *fb,
 	char host[256];
 	int rc;
 
-	if (split_host_port(fb->dest, host, sizeof(host), &port) == -1) {
-		sl_errors_add(c->errs, &fb->where, "dest: \"%s\" is not "
-		    "host:port", fb->dest);
+	if (split_host_port(dest, host, sizeof(host), &port) == -1) {
+		sl_errors_add(c->errs, where, "\"%s\" is not host:port", dest);
 		return -1;
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_family = strcmp(fb->type, "tcp4") == 0 ? AF_INET :
-	    strcmp(fb->type, "tcp6") == 0 ? AF_INET6 : AF_UNSPEC;
+	hints.ai_family = family;
 	hints.ai_flags = AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
-		sl_errors_add(c->errs, &fb->where, "dest: cannot resolve "
-		    "\"%s\": %s", fb->dest, gai_strerror(rc));
+		sl_errors_add(c->errs, where, "cannot resolve \"%s\": %s",
+		    dest, gai_strerror(rc));
 		return -1;
 	}
+	*first = sl_imgb_count(&c->b, SL_SECT_ADDRS, sizeof(a));
 	*count = 0;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if (ai->ai_addrlen > sizeof(a.sa))
@@ -222,7 +216,10 @@ add_dest(struct cc *c, const struct sl_conf_fallback *fb, uint32_t *idx)
 		d.addrs_count = 1;
 	} else {
 		d.kind = SL_IMG_DEST_TCP;
-		if (add_tcp_addrs(c, fb, &d.addrs_count) == -1)
+		if (cc_tcp_addrs(c, &fb->where, fb->dest,
+		    strcmp(fb->type, "tcp4") == 0 ? AF_INET :
+		    strcmp(fb->type, "tcp6") == 0 ? AF_INET6 : AF_UNSPEC,
+		    &d.addrs_first, &d.addrs_count) == -1)
 			return -1;
 	}
 	*idx = sl_imgb_add(&c->b, SL_SECT_DESTS, &d, sizeof(d));
@@ -373,6 +370,8 @@ add_inbound(struct cc *c, const struct sl_conf_inbound *in)
 	rec.tls_max = (uint16_t)in->max_version;
 	rec.alpn_wire = alpn_wire(c, in);
 	rec.server_name = sl_imgb_cstr(&c->b, in->server_name);
+	if (cc_sniffing(c, in, &rec) == -1)
+		rc = -1;
 	rec.certs_first = sl_imgb_count(&c->b, SL_SECT_CERTS,
 	    sizeof(struct sl_img_cert));
 	for (size_t i = 0; i < in->ncerts; i++)
@@ -447,23 +446,85 @@ add_final_rule(struct cc *c, const struct sl_conf_final_rule *r)
 	sl_imgb_add(&c->b, SL_SECT_FINAL_RULES, &rec, sizeof(rec));
 }
 
-static void
+static const uint8_t out_proto[] = {
+	[SL_OUT_FREEDOM] = SL_IMG_OUT_FREEDOM,
+	[SL_OUT_BLACKHOLE] = SL_IMG_OUT_BLACKHOLE,
+	[SL_OUT_SOCKS] = SL_IMG_OUT_SOCKS,
+	[SL_OUT_HTTP] = SL_IMG_OUT_HTTP,
+};
+
+/* sendThrough: an address to bind before connecting (port 0). */
+static int
+add_send_through(struct cc *c, const struct sl_conf_outbound *o,
+    uint32_t *idx)
+{
+	struct sl_img_addr a;
+	struct sockaddr_in *in = (struct sockaddr_in *)a.sa;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)a.sa;
+
+	*idx = SL_IMG_NONE;
+	if (o->send_through == NULL || *o->send_through == '\0')
+		return 0;
+	memset(&a, 0, sizeof(a));
+	if (inet_pton(AF_INET, o->send_through, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		a.len = sizeof(*in);
+	} else if (inet_pton(AF_INET6, o->send_through, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		a.len = sizeof(*in6);
+	} else {
+		sl_errors_add(c->errs, &o->where, "sendThrough: \"%s\" is not "
+		    "an IP address", o->send_through);
+		return -1;
+	}
+	*idx = sl_imgb_add(&c->b, SL_SECT_ADDRS, &a, sizeof(a));
+	return 0;
+}
+
+static int
+add_proxy_server(struct cc *c, const struct sl_conf_outbound *o,
+    struct sl_img_outbound *rec)
+{
+	char dest[300];
+
+	if (o->protocol != SL_OUT_SOCKS && o->protocol != SL_OUT_HTTP)
+		return 0;
+	snprintf(dest, sizeof(dest), strchr(o->server_host, ':') ?
+	    "[%s]:%d" : "%s:%d", o->server_host, o->server_port);
+	rec->server = sl_imgb_cstr(&c->b, dest);
+	rec->user = sl_imgb_cstr(&c->b, o->user ? o->user : "");
+	rec->pass = sl_imgb_cstr(&c->b, o->pass ? o->pass : "");
+	return cc_tcp_addrs(c, &o->where, dest, AF_UNSPEC,
+	    &rec->server_addrs_first, &rec->server_addrs_count);
+}
+
+static int
 add_outbound(struct cc *c, const struct sl_conf_outbound *o)
 {
 	struct sl_img_outbound rec;
+	int rc = 0;
 
 	memset(&rec, 0, sizeof(rec));
 	rec.tag = sl_imgb_cstr(&c->b, o->tag);
-	rec.protocol = o->protocol == SL_OUT_FREEDOM ? SL_IMG_OUT_FREEDOM :
-	    SL_IMG_OUT_BLACKHOLE;
+	rec.protocol = out_proto[o->protocol];
 	rec.blackhole_http = (uint8_t)o->blackhole_http;
+	rec.strategy = (uint8_t)o->strategy;
+	rec.level = (uint32_t)o->user_level;
 	rec.default_block_ipset = c->private_set;
 	rec.final_first = sl_imgb_count(&c->b, SL_SECT_FINAL_RULES,
 	    sizeof(struct sl_img_final_rule));
 	rec.final_count = (uint32_t)o->nfinal_rules;
 	for (size_t i = 0; i < o->nfinal_rules; i++)
 		add_final_rule(c, &o->final_rules[i]);
+	rec.redirect_host = sl_imgb_cstr(&c->b, o->redirect_host ?
+	    o->redirect_host : "");
+	rec.redirect_port = (uint16_t)o->redirect_port;
+	rec.server = rec.user = rec.pass = sl_imgb_cstr(&c->b, "");
+	if (add_send_through(c, o, &rec.send_through) == -1 ||
+	    add_proxy_server(c, o, &rec) == -1)
+		rc = -1;
 	sl_imgb_add(&c->b, SL_SECT_OUTBOUNDS, &rec, sizeof(rec));
+	return rc;
 }
 
 static void
@@ -492,6 +553,7 @@ set_globals(struct cc *c)
 	c->b.globals.relay = (uint32_t)cf->sluice.relay;
 	c->b.globals.shutdown_timeout = cf->sluice.shutdown_timeout;
 	c->b.globals.default_outbound = 0;	/* Xray: the first outbound */
+	c->b.globals.domain_strategy = (uint32_t)cf->routing.domain_strategy;
 }
 
 int
@@ -509,11 +571,15 @@ sl_compile(const struct sl_conf *cf, uint64_t generation, uint8_t **out,
 		if (add_inbound(&c, &cf->inbounds[i]) == -1)
 			rc = -1;
 	for (size_t i = 0; i < cf->noutbounds; i++)
-		add_outbound(&c, &cf->outbounds[i]);
+		if (add_outbound(&c, &cf->outbounds[i]) == -1)
+			rc = -1;
+	if (cc_routing(&c) == -1)
+		rc = -1;
 	if (rc == 0 && sl_imgb_finish(&c.b, generation, out, outlen) == -1) {
 		sl_errors_add(errs, NULL, "table image: out of memory");
 		rc = -1;
 	}
+	cc_free(&c);
 	sl_imgb_free(&c.b);
 	return rc;
 }

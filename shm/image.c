@@ -20,7 +20,7 @@
 #define MFD_NOEXEC_SEAL	0x0008U
 #endif
 
-static const uint32_t sect_elem_size[SL_SECT_COUNT] = {
+const uint32_t sl_img_elem_size[SL_SECT_COUNT] = {
 	[SL_SECT_STRINGS] = 1,
 	[SL_SECT_INBOUNDS] = sizeof(struct sl_img_inbound),
 	[SL_SECT_VLESS_USERS] = sizeof(struct sl_img_vless_user),
@@ -109,7 +109,7 @@ sl_imgb_add(struct sl_img_builder *b, enum sl_img_sect s, const void *rec,
 {
 	uint32_t idx = (uint32_t)(b->sect[s].len / size);
 
-	if (size != sect_elem_size[s] && s != SL_SECT_STRINGS) {
+	if (size != sl_img_elem_size[s] && s != SL_SECT_STRINGS) {
 		b->failed = 1;
 		return 0;
 	}
@@ -235,8 +235,8 @@ sl_imgb_finish(struct sl_img_builder *b, uint64_t generation, uint8_t **out,
 	for (int i = 0; i < SL_SECT_COUNT; i++) {
 		off = (off + 15) & ~(size_t)15;
 		hdr.sect[i].off = off;
-		hdr.sect[i].count = (uint32_t)(b->sect[i].len / sect_elem_size[i]);
-		hdr.sect[i].elem_size = sect_elem_size[i];
+		hdr.sect[i].count = (uint32_t)(b->sect[i].len / sl_img_elem_size[i]);
+		hdr.sect[i].elem_size = sl_img_elem_size[i];
 		off += b->sect[i].len;
 	}
 	if ((buf = calloc(1, off)) == NULL)
@@ -293,227 +293,7 @@ fail:
 	return -1;
 }
 
-/* ---- reader ---- */
-
-struct check {
-	const uint8_t		*base;
-	const struct sl_img_hdr	*hdr;
-	const char		*err;
-};
-
-static int
-str_ok(const struct check *c, struct sl_str s)
-{
-	uint64_t end = (uint64_t)s.off + s.len;
-
-	/* A string is followed by its NUL terminator inside the section. */
-	return end < c->hdr->sect[SL_SECT_STRINGS].count &&
-	    c->base[c->hdr->sect[SL_SECT_STRINGS].off + end] == '\0';
-}
-
-static int
-range_ok(const struct check *c, enum sl_img_sect s, uint32_t first,
-    uint32_t count)
-{
-	return (uint64_t)first + count <= c->hdr->sect[s].count;
-}
-
-static int
-index_ok(const struct check *c, enum sl_img_sect s, uint32_t i)
-{
-	return i < c->hdr->sect[s].count;
-}
-
-#define REC(c, s, type, i) \
-	((const type *)((c)->base + (c)->hdr->sect[s].off) + (i))
-#define FAIL(c, msg)	do { (c)->err = (msg); return -1; } while (0)
-
-static int
-check_inbounds(struct check *c)
-{
-	for (uint32_t i = 0; i < c->hdr->sect[SL_SECT_INBOUNDS].count; i++) {
-		const struct sl_img_inbound *in =
-		    REC(c, SL_SECT_INBOUNDS, struct sl_img_inbound, i);
-		enum sl_img_sect us = in->protocol == SL_IMG_IN_VLESS ?
-		    SL_SECT_VLESS_USERS : SL_SECT_TROJAN_USERS;
-
-		if (in->protocol != SL_IMG_IN_VLESS &&
-		    in->protocol != SL_IMG_IN_TROJAN)
-			FAIL(c, "inbound: bad protocol");
-		if (!str_ok(c, in->tag) || !str_ok(c, in->listen) ||
-		    !str_ok(c, in->alpn_wire) || !str_ok(c, in->server_name))
-			FAIL(c, "inbound: bad string");
-		if (!range_ok(c, us, in->users_first, in->users_count) ||
-		    !range_ok(c, SL_SECT_FB_NAMES, in->fb_names_first,
-		    in->fb_names_count) ||
-		    !range_ok(c, SL_SECT_CERTS, in->certs_first,
-		    in->certs_count))
-			FAIL(c, "inbound: bad range");
-	}
-	return 0;
-}
-
-static int
-check_users(struct check *c)
-{
-	uint32_t i;
-
-	for (i = 0; i < c->hdr->sect[SL_SECT_VLESS_USERS].count; i++) {
-		const struct sl_img_vless_user *u =
-		    REC(c, SL_SECT_VLESS_USERS, struct sl_img_vless_user, i);
-		if (!str_ok(c, u->email) || !str_ok(c, u->flow))
-			FAIL(c, "vless user: bad string");
-	}
-	for (i = 0; i < c->hdr->sect[SL_SECT_TROJAN_USERS].count; i++) {
-		const struct sl_img_trojan_user *u =
-		    REC(c, SL_SECT_TROJAN_USERS, struct sl_img_trojan_user, i);
-		if (!str_ok(c, u->email))
-			FAIL(c, "trojan user: bad string");
-	}
-	return 0;
-}
-
-static int
-check_fallbacks(struct check *c)
-{
-	uint32_t i;
-
-	for (i = 0; i < c->hdr->sect[SL_SECT_FB_NAMES].count; i++) {
-		const struct sl_img_fb_name *n =
-		    REC(c, SL_SECT_FB_NAMES, struct sl_img_fb_name, i);
-		if (!str_ok(c, n->name) || !range_ok(c, SL_SECT_FB_ALPNS,
-		    n->alpns_first, n->alpns_count))
-			FAIL(c, "fallback name: bad record");
-	}
-	for (i = 0; i < c->hdr->sect[SL_SECT_FB_ALPNS].count; i++) {
-		const struct sl_img_fb_alpn *a =
-		    REC(c, SL_SECT_FB_ALPNS, struct sl_img_fb_alpn, i);
-		if (!str_ok(c, a->alpn) || !range_ok(c, SL_SECT_FB_PATHS,
-		    a->paths_first, a->paths_count))
-			FAIL(c, "fallback alpn: bad record");
-	}
-	for (i = 0; i < c->hdr->sect[SL_SECT_FB_PATHS].count; i++) {
-		const struct sl_img_fb_path *p =
-		    REC(c, SL_SECT_FB_PATHS, struct sl_img_fb_path, i);
-		if (!str_ok(c, p->path) || !index_ok(c, SL_SECT_DESTS, p->dest))
-			FAIL(c, "fallback path: bad record");
-	}
-	return 0;
-}
-
-static int
-check_dests(struct check *c)
-{
-	uint32_t i;
-
-	for (i = 0; i < c->hdr->sect[SL_SECT_DESTS].count; i++) {
-		const struct sl_img_dest *d =
-		    REC(c, SL_SECT_DESTS, struct sl_img_dest, i);
-		if (!str_ok(c, d->text) || d->xver > 2 ||
-		    (d->kind != SL_IMG_DEST_TCP && d->kind != SL_IMG_DEST_UNIX) ||
-		    !range_ok(c, SL_SECT_ADDRS, d->addrs_first, d->addrs_count))
-			FAIL(c, "dest: bad record");
-	}
-	for (i = 0; i < c->hdr->sect[SL_SECT_ADDRS].count; i++) {
-		const struct sl_img_addr *a =
-		    REC(c, SL_SECT_ADDRS, struct sl_img_addr, i);
-		if (a->len < 2 || a->len > sizeof(a->sa))
-			FAIL(c, "addr: bad length");
-	}
-	return 0;
-}
-
-static int
-check_outbounds(struct check *c)
-{
-	uint32_t i;
-
-	for (i = 0; i < c->hdr->sect[SL_SECT_OUTBOUNDS].count; i++) {
-		const struct sl_img_outbound *o =
-		    REC(c, SL_SECT_OUTBOUNDS, struct sl_img_outbound, i);
-		if (!str_ok(c, o->tag) || !range_ok(c, SL_SECT_FINAL_RULES,
-		    o->final_first, o->final_count) ||
-		    !index_ok(c, SL_SECT_IPSETS, o->default_block_ipset))
-			FAIL(c, "outbound: bad record");
-	}
-	for (i = 0; i < c->hdr->sect[SL_SECT_FINAL_RULES].count; i++) {
-		const struct sl_img_final_rule *r =
-		    REC(c, SL_SECT_FINAL_RULES, struct sl_img_final_rule, i);
-		if (!range_ok(c, SL_SECT_PORT_RANGES, r->ports_first,
-		    r->ports_count) || (r->has_ips &&
-		    !index_ok(c, SL_SECT_IPSETS, r->ipset)))
-			FAIL(c, "final rule: bad record");
-	}
-	for (i = 0; i < c->hdr->sect[SL_SECT_IPSETS].count; i++) {
-		const struct sl_img_ipset *s =
-		    REC(c, SL_SECT_IPSETS, struct sl_img_ipset, i);
-		if (!range_ok(c, SL_SECT_V4_RANGES, s->v4_first, s->v4_count) ||
-		    !range_ok(c, SL_SECT_V6_RANGES, s->v6_first, s->v6_count))
-			FAIL(c, "ipset: bad range");
-	}
-	if (c->hdr->sect[SL_SECT_OUTBOUNDS].count == 0 ||
-	    !index_ok(c, SL_SECT_OUTBOUNDS, c->hdr->globals.default_outbound))
-		FAIL(c, "no default outbound");
-	return 0;
-}
-
-static int
-check_misc(struct check *c)
-{
-	uint32_t i;
-
-	for (i = 0; i < c->hdr->sect[SL_SECT_CERTS].count; i++) {
-		const struct sl_img_cert *ce =
-		    REC(c, SL_SECT_CERTS, struct sl_img_cert, i);
-		if (!str_ok(c, ce->cert_pem) || !str_ok(c, ce->key_pem))
-			FAIL(c, "cert: bad string");
-	}
-	if (c->hdr->sect[SL_SECT_LEVELS].count == 0)
-		FAIL(c, "no policy level");
-	return 0;
-}
-
-static int
-check_header(struct check *c, size_t size)
-{
-	const struct sl_img_hdr *h = c->hdr;
-
-	if (size < sizeof(*h) || h->magic != SL_IMG_MAGIC)
-		FAIL(c, "not a sluice table image");
-	if (h->major != SL_IMG_MAJOR)
-		FAIL(c, "table image version mismatch");
-	if (h->hdr_size != sizeof(*h) || h->total_size != size)
-		FAIL(c, "table image size mismatch");
-	for (int i = 0; i < SL_SECT_COUNT; i++) {
-		uint64_t end = h->sect[i].off +
-		    (uint64_t)h->sect[i].count * h->sect[i].elem_size;
-		if (h->sect[i].elem_size != sect_elem_size[i] ||
-		    h->sect[i].off < sizeof(*h) || h->sect[i].off % 8 != 0 ||
-		    end > size)
-			FAIL(c, "table image section out of bounds");
-	}
-	if (h->sect[SL_SECT_STRINGS].count == 0)
-		FAIL(c, "table image has no string section");
-	if (sl_img_checksum(c->base + sizeof(*h), size - sizeof(*h)) !=
-	    h->checksum)
-		FAIL(c, "table image checksum mismatch");
-	return 0;
-}
-
-int
-sl_img_check(const void *buf, size_t size, const char **err)
-{
-	struct check c = { buf, buf, NULL };
-
-	if (check_header(&c, size) == -1 || check_inbounds(&c) == -1 ||
-	    check_users(&c) == -1 || check_fallbacks(&c) == -1 ||
-	    check_dests(&c) == -1 || check_outbounds(&c) == -1 ||
-	    check_misc(&c) == -1) {
-		*err = c.err;
-		return -1;
-	}
-	return 0;
-}
+/* ---- reader (checks: shm/image_check.c) ---- */
 
 int
 sl_img_open(int fd, struct sl_img *img, const char **err)

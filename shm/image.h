@@ -397,6 +397,9 @@ _Static_assert(sizeof(struct sl_img_observer) == 52, "layout");
 _Static_assert(sizeof(struct sl_img_final_rule) == 24, "layout");
 _Static_assert(sizeof(struct sl_img_level) == 20, "layout");
 
+/* Record size of each section (1 for the byte sections). */
+extern const uint32_t sl_img_elem_size[SL_SECT_COUNT];
+
 /* ---- reader (workers, sluicectl) ---- */
 
 struct sl_img {

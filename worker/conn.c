@@ -94,12 +94,27 @@ sl_target_str(const struct sl_target *t, char *buf, size_t cap)
 		    sizeof(ip)), t->port);
 }
 
+/* "#index" or the ruleTag of the rule that routed c; "-" = default. */
+static const char *
+rule_name(const struct sl_conn *c, char *buf, size_t sz)
+{
+	const struct sl_img_rule *r;
+
+	if (c->rule == SL_IMG_NONE)
+		return "-";
+	r = SL_IMG_REC(&c->w->img, SL_SECT_RULES, struct sl_img_rule, c->rule);
+	if (r->rule_tag.len > 0)
+		return sl_img_str(&c->w->img, r->rule_tag);
+	snprintf(buf, sz, "#%u", c->rule);
+	return buf;
+}
+
 static void
 access_log(struct sl_conn *c, const char *why)
 {
 	const char *tag = sl_img_str(&c->w->img, c->in->tag);
 	uint64_t ms = sl_loop_now(c->w->loop) - c->started;
-	char peer[80], dst[300];
+	char peer[80], dst[300], rule[16];
 
 	if (!c->w->img.hdr->globals.access_log)
 		return;
@@ -123,8 +138,9 @@ access_log(struct sl_conn *c, const char *why)
 
 		sl_target_str(&c->target, dst, sizeof(dst));
 		sl_log_access("from %s accepted tcp:%s [%s >> %s] email: %s "
-		    "up=%llu down=%llu time=%llu.%03llus%s%s", peer, dst, tag,
-		    sl_img_str(&c->w->img, o->tag), c->email,
+		    "rule=%s up=%llu down=%llu time=%llu.%03llus%s%s", peer,
+		    dst, tag, sl_img_str(&c->w->img, o->tag), c->email,
+		    rule_name(c, rule, sizeof(rule)),
 		    (unsigned long long)c->up_bytes,
 		    (unsigned long long)c->down_bytes,
 		    (unsigned long long)(ms / 1000),
@@ -157,6 +173,8 @@ sl_conn_close(struct sl_conn *c, const char *why)
 	free(c->up.data);
 	free(c->down.data);
 	free(c->addrs);
+	sl_route_free(c);
+	sl_outbound_proxy_free(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -363,7 +381,7 @@ request_ready(struct sl_conn *c, const struct sl_target *t, size_t hlen)
 		return;
 	}
 	c->policy = sl_img_level(&c->w->img, c->level);
-	sl_outbound_start(c);
+	sl_route_start(c);
 }
 
 static void
@@ -387,6 +405,7 @@ classify_vless(struct sl_conn *c)
 			not_ours(c, "invalid request version");
 			return;
 		}
+		c->vless_route = (uint16_t)(b[7] << 8 | b[8]);
 		if ((r = vless_user(c, b + 1)) == -1) {
 			not_ours(c, "invalid request user id");
 			return;
@@ -468,6 +487,9 @@ conn_event(struct sl_ev *ev, uint32_t events)
 	case SL_C_HEADER:
 		conn_more_header(c);
 		break;
+	case SL_C_SNIFF:
+		sl_route_sniff_event(c);
+		break;
 	default:
 		sl_relay_event(ev, events);
 		break;
@@ -507,6 +529,7 @@ conn_new(struct sl_wctx *w, int fd, uint32_t inbound)
 	sl_timer_init(&c->dial_timer, NULL, c);
 	c->started = sl_loop_now(w->loop);
 	c->policy = sl_img_level(&w->img, 0);
+	c->rule = SL_IMG_NONE;
 	c->local_len = sizeof(c->local);
 	return c;
 }

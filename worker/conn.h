@@ -21,6 +21,7 @@
 
 #include "shm/image.h"
 #include "shm/types.h"
+#include "worker/balancer.h"
 #include "worker/loop.h"
 
 #define SL_BUF_SIZE	16384
@@ -29,12 +30,19 @@
 struct sl_dns;
 struct sl_dns_query;
 struct sl_tls_ctx;
+struct sl_rxtab;
+struct sl_obs_region;
+struct sl_route_state;
+struct sl_pxc;
 
 /* Everything a worker shares between its connections. */
 struct sl_wctx {
 	struct sl_loop		*loop;
 	struct sl_dns		*dns;
 	struct sl_img		 img;
+	struct sl_rxtab		*rx;		/* the image's regexes */
+	const struct sl_obs_region *obs;	/* balancer health, or NULL */
+	struct sl_balancer_state bal;
 	struct sl_tls_ctx	**tls;		/* per inbound, NULL = plain */
 	struct sl_conn		*conns;		/* every open connection */
 	size_t			 nconns;
@@ -46,6 +54,7 @@ enum sl_conn_state {
 	SL_C_TLS,		/* TLS handshake */
 	SL_C_FIRST,		/* waiting for the first packet */
 	SL_C_HEADER,		/* proxy header incomplete: reading more */
+	SL_C_SNIFF,		/* routing: reading more payload to sniff */
 	SL_C_RESOLVE,		/* outbound: DNS */
 	SL_C_DIAL,		/* connecting to a target or fallback dest */
 	SL_C_RELAY,
@@ -101,12 +110,18 @@ struct sl_conn {
 	const char		*email;
 	uint32_t		 level;
 	struct sl_target	 target;
+	uint16_t		 vless_route;	/* UUID bytes 6-7 */
+	uint32_t		 rule;		/* RULES index, SL_IMG_NONE */
+	struct sl_route_state	*rs;		/* while routing */
 	uint32_t		 outbound;
 	uint32_t		 dest;		/* fallback: index into DESTS */
 	char			 sni[256], alpn[64], path[64];
 
 	/* dialing */
 	struct sl_dns_query	*dnsq;
+	const struct sl_img_addr *bind;		/* freedom sendThrough */
+	struct sl_pxc		*pxc;		/* socks/http handshake */
+	int			 family_retry;
 	struct sl_dial_addr	*addrs;		/* candidates, in order */
 	size_t			 naddrs, addr_next;
 	int			 attempt, max_attempts;
@@ -125,7 +140,17 @@ void	 sl_target_str(const struct sl_target *, char *, size_t);
 
 /* Stages implemented by other modules. */
 void	 sl_fallback_start(struct sl_conn *, const char *reason);
+/* Route an authenticated request (sniff, rules, balancer), then start
+ * its outbound. */
+void	 sl_route_start(struct sl_conn *);
+void	 sl_route_sniff_event(struct sl_conn *);
+void	 sl_route_free(struct sl_conn *);
+/* Start c->outbound for c->target. */
 void	 sl_outbound_start(struct sl_conn *);
+void	 sl_outbound_proxy_start(struct sl_conn *,
+	    const struct sl_img_outbound *);
+void	 sl_outbound_proxy_connected(struct sl_conn *);
+void	 sl_outbound_proxy_free(struct sl_conn *);
 /* Connect to c->addrs; calls sl_relay_start when connected. */
 void	 sl_dial_start(struct sl_conn *, int retries);
 void	 sl_relay_start(struct sl_conn *);

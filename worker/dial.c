@@ -28,6 +28,10 @@ dial_connected(struct sl_conn *c)
 	if (c->addrs[c->addr_next].ss.ss_family != AF_UNIX)
 		setsockopt(c->sev.fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
+	if (c->pxc != NULL) {
+		sl_outbound_proxy_connected(c);
+		return;
+	}
 	c->sev.cb = sl_relay_event;
 	sl_relay_start(c);
 }
@@ -76,6 +80,13 @@ dial_one(struct sl_conn *c, const struct sl_dial_addr *a)
 		return -1;
 	}
 	sl_ev_init(&c->sev, fd, dial_event, c);
+	if (c->bind != NULL && bind(fd, (const struct sockaddr *)c->bind->sa,
+	    c->bind->len) == -1) {
+		c->dial_err = strerror(errno);
+		close(fd);
+		c->sev.fd = -1;
+		return -1;
+	}
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0) {
 		dial_connected(c);
 		return 0;

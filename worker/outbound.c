@@ -9,12 +9,20 @@
  * as in Xray: its input is drained and it is closed after blockDelay
  * (default a random 30-90 s), so a scanner learns nothing from timing.
  *
+ * freedom's domainStrategy picks the address family it resolves
+ * (UseIPv4/UseIPv6 fall back to any family when the name has none of the
+ * one asked for, ForceIPv4/ForceIPv6 do not; the v4v6/v6v4 variants order
+ * the candidates); redirect replaces the target; sendThrough binds the
+ * source address.
+ *
  * blackhole: close at once, or write Xray's 403 response first.
+ * socks, http: worker/outbound_proxy.c.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,8 +61,7 @@ static enum verdict
 final_verdict(struct sl_conn *c, const struct sockaddr *sa,
     const struct sl_img_final_rule **hit)
 {
-	const struct sl_img_outbound *o = SL_IMG_REC(&c->w->img,
-	    SL_SECT_OUTBOUNDS, struct sl_img_outbound, c->outbound);
+	const struct sl_img_outbound *o = cur_outbound(c);
 
 	*hit = NULL;
 	for (uint32_t i = 0; i < o->final_count; i++) {
@@ -122,13 +129,63 @@ filter_and_dial(struct sl_conn *c)
 	sl_dial_start(c, 5);
 }
 
+static const struct sl_img_outbound *
+cur_outbound(struct sl_conn *c)
+{
+	return SL_IMG_REC(&c->w->img, SL_SECT_OUTBOUNDS,
+	    struct sl_img_outbound, c->outbound);
+}
+
+/* The family freedom's strategy resolves first. */
+static int
+strategy_family(uint8_t s)
+{
+	switch (s) {
+	case SL_IMG_FS_USEIP4: case SL_IMG_FS_FORCEIP4:
+		return AF_INET;
+	case SL_IMG_FS_USEIP6: case SL_IMG_FS_FORCEIP6:
+		return AF_INET6;
+	default:
+		return AF_UNSPEC;
+	}
+}
+
+/* v4v6 / v6v4: candidates of the preferred family first, stable. */
+static void
+order_families(struct sl_conn *c, uint8_t s)
+{
+	int first = s == SL_IMG_FS_USEIP46 || s == SL_IMG_FS_FORCEIP46 ?
+	    AF_INET : s == SL_IMG_FS_USEIP64 || s == SL_IMG_FS_FORCEIP64 ?
+	    AF_INET6 : AF_UNSPEC;
+	size_t o = 0;
+
+	if (first == AF_UNSPEC)
+		return;
+	for (size_t i = 0; i < c->naddrs; i++)
+		if (c->addrs[i].ss.ss_family == first) {
+			struct sl_dial_addr t = c->addrs[i];
+
+			memmove(&c->addrs[o + 1], &c->addrs[o],
+			    (i - o) * sizeof(t));
+			c->addrs[o++] = t;
+		}
+}
+
+static void	resolve(struct sl_conn *, int family);
+
 static void
 resolved(void *arg, int status, const char *err,
     const struct sockaddr_storage *addrs, size_t n)
 {
 	struct sl_conn *c = arg;
+	uint8_t s = cur_outbound(c)->strategy;
 
 	c->dnsq = NULL;
+	if ((status != 0 || n == 0) && c->family_retry) {
+		c->family_retry = 0;	/* UseIPv4/v6: any family will do */
+		resolve(c, AF_UNSPEC);
+		return;
+	}
 	if (status != 0 || n == 0) {
 		sl_info("cannot resolve %s: %s", c->target.host,
 		    err ? err : "no address");
@@ -146,7 +203,20 @@ resolved(void *arg, int status, const char *err,
 		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	}
 	c->naddrs = n;
+	order_families(c, s);
 	filter_and_dial(c);
+}
+
+static void
+resolve(struct sl_conn *c, int family)
+{
+	struct sl_dns_query *q;
+
+	/* The callback may run (and free c) before this returns. */
+	q = sl_dns_resolve(c->w->dns, c->target.host, c->target.port,
+	    family, resolved, c);
+	if (q != NULL)
+		c->dnsq = q;
 }
 
 static void
@@ -192,30 +262,63 @@ blackhole(struct sl_conn *c, int http)
 	sl_conn_close(c, "blackhole");
 }
 
-void
-sl_outbound_start(struct sl_conn *c)
+/* redirect "host:port": a host other than 0.0.0.0/:: replaces the
+ * target's address, a non-zero port its port. */
+static void
+redirect(struct sl_conn *c, const struct sl_img_outbound *o)
 {
-	const struct sl_img_outbound *o;
-	struct sl_dns_query *q;
+	const char *h = sl_img_str(&c->w->img, o->redirect_host);
+	struct sl_target *t = &c->target;
 
-	c->outbound = c->w->img.hdr->globals.default_outbound;
-	o = SL_IMG_REC(&c->w->img, SL_SECT_OUTBOUNDS, struct sl_img_outbound,
-	    c->outbound);
-	c->idle_ms = c->policy->conn_idle_ms;
-	sl_conn_touch(c);
-	sl_conn_set_events(c, &c->cev, 0);
-	c->state = SL_C_RESOLVE;
-	if (o->protocol == SL_IMG_OUT_BLACKHOLE) {
-		blackhole(c, o->blackhole_http);
+	if (o->redirect_port != 0)
+		t->port = o->redirect_port;
+	if (*h == '\0' || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0)
 		return;
+	if (inet_pton(AF_INET, h, t->ip) == 1)
+		t->atyp = SL_ATYP_IPV4;
+	else if (inet_pton(AF_INET6, h, t->ip) == 1)
+		t->atyp = SL_ATYP_IPV6;
+	else {
+		t->atyp = SL_ATYP_DOMAIN;
+		snprintf(t->host, sizeof(t->host), "%s", h);
 	}
+}
+
+static void
+freedom(struct sl_conn *c, const struct sl_img_outbound *o)
+{
+	int fam = strategy_family(o->strategy);
+
+	redirect(c, o);
+	c->bind = o->send_through == SL_IMG_NONE ? NULL : SL_IMG_REC(
+	    &c->w->img, SL_SECT_ADDRS, struct sl_img_addr, o->send_through);
 	if (c->target.atyp != SL_ATYP_DOMAIN) {
 		target_ip(c);
 		return;
 	}
-	/* The callback may run (and free c) before this returns. */
-	q = sl_dns_resolve(c->w->dns, c->target.host, c->target.port,
-	    AF_UNSPEC, resolved, c);
-	if (q != NULL)
-		c->dnsq = q;
+	c->family_retry = fam != AF_UNSPEC && o->strategy <= SL_IMG_FS_USEIP64;
+	resolve(c, fam);
+}
+
+void
+sl_outbound_start(struct sl_conn *c)
+{
+	const struct sl_img_outbound *o = cur_outbound(c);
+
+	c->idle_ms = c->policy->conn_idle_ms;
+	sl_conn_touch(c);
+	sl_conn_set_events(c, &c->cev, 0);
+	c->state = SL_C_RESOLVE;
+	switch (o->protocol) {
+	case SL_IMG_OUT_BLACKHOLE:
+		blackhole(c, o->blackhole_http);
+		break;
+	case SL_IMG_OUT_SOCKS:
+	case SL_IMG_OUT_HTTP:
+		sl_outbound_proxy_start(c, o);
+		break;
+	default:
+		freedom(c, o);
+		break;
+	}
 }

@@ -19,6 +19,7 @@
 
 #include "shm/boot.h"
 #include "shm/log.h"
+#include "shm/regex.h"
 #include "worker/conn.h"
 #include "worker/dns.h"
 #include "worker/tls.h"
@@ -164,6 +165,7 @@ teardown(struct worker *wk)
 		close(wk->sig.fd);
 	if (wk->w.loop != NULL)
 		sl_loop_free(wk->w.loop);
+	sl_rxtab_free(wk->w.rx);
 	sl_img_close(&wk->w.img);
 }
 
@@ -182,6 +184,13 @@ sl_worker_run(const struct sl_boot *b)
 		return 2;
 	}
 	sl_log_level((int)wk.w.img.hdr->globals.loglevel);
+	/* Regexes are compiled once per process, from the image's text. */
+	if ((wk.w.rx = sl_rxtab_new(&wk.w.img, &err)) == NULL) {
+		sl_error("generation %llu: %s", (unsigned long long)
+		    b->generation, err);
+		sl_img_close(&wk.w.img);
+		return 2;
+	}
 	if ((wk.w.loop = sl_loop_new()) == NULL ||
 	    (wk.w.dns = sl_dns_new(wk.w.loop, &err)) == NULL ||
 	    setup_signals(&wk) == -1 || setup_tls(&wk) == -1 ||
