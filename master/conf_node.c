@@ -3,8 +3,9 @@
  *
  * Owns node access over a front end's tree (struct sl_node_ops), the
  * formatting of error locations ("file:line: a.[0].b" for libconfig,
- * "file: $.a[0].b" for JSON), the typed readers for optional members and
- * Xray's list forms (StringList, PortList, NetworkList).  Everything it
+ * "file: $.a[0].b" for JSON), the typed readers for optional members,
+ * Xray's list forms (StringList, PortList, NetworkList), Go durations and
+ * the validation of regular expressions (PCRE2).  Everything it
  * allocates lives in the model's arena.  Declared in conf_walk.h.
  */
 #include <inttypes.h>
@@ -13,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "master/conf.h"
 #include "master/conf_walk.h"
@@ -569,4 +573,193 @@ walk_network_list(struct walk *w, const struct sl_node *n, unsigned allowed,
 	struct net_ctx nc = { allowed, bits };
 
 	walk_string_list(w, n, network_item, &nc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Numbers, durations, string arrays, regular expressions              */
+
+int
+walk_opt_real(struct walk *w, const struct sl_node *obj, const char *name,
+    double min, double max, double *out)
+{
+	struct sl_node n;
+	double v;
+
+	if (!walk_get(obj, name, &n))
+		return 0;
+	if (walk_kind(&n) != SL_NODE_INT && walk_kind(&n) != SL_NODE_FLOAT) {
+		walk_err(w, &n, "must be a number, not %s",
+		    walk_kind_name(&n, walk_kind(&n)));
+		return -1;
+	}
+	v = n.ops->real(n.h);
+	if (!(v >= min && v <= max)) {
+		walk_err(w, &n, "%g is out of range (%g-%g)", v, min, max);
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
+#define NS_MAX		((uint64_t)INT64_MAX)	/* Go's time.Duration */
+
+static const struct {
+	const char	*name;
+	uint64_t	 ns;
+} units[] = {
+	{ "ns", 1 }, { "us", 1000 }, { "\xc2\xb5s", 1000 },
+	{ "\xce\xbcs", 1000 }, { "ms", 1000000 }, { "s", 1000000000 },
+	{ "m", UINT64_C(60000000000) }, { "h", UINT64_C(3600000000000) },
+	{ NULL, 0 }
+};
+
+/* One "1.5h" component of a duration at *PP; its nanoseconds, -1 if bad. */
+static int
+duration_part(const char **pp, uint64_t *ns)
+{
+	const char *p = *pp, *u;
+	uint64_t v = 0, scale = 1, f = 0, unit = 0;
+	size_t i, len;
+	int digits = 0;
+
+	for (; *p >= '0' && *p <= '9'; p++, digits++) {
+		if (v > (NS_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			if (scale < UINT64_C(1000000000000000000)) {
+				f = f * 10 + (uint64_t)(*p - '0');
+				scale *= 10;
+			}
+	if (digits == 0)
+		return -1;
+	for (u = p; *p != '\0' && *p != '.' && (*p < '0' || *p > '9'); p++)
+		;
+	len = (size_t)(p - u);
+	for (i = 0; units[i].name != NULL; i++)
+		if (strlen(units[i].name) == len &&
+		    memcmp(units[i].name, u, len) == 0)
+			unit = units[i].ns;
+	if (unit == 0 || v > NS_MAX / unit)
+		return -1;
+	*ns = v * unit + (uint64_t)((double)f * (double)unit / (double)scale);
+	*pp = p;
+	return *ns > NS_MAX ? -1 : 0;
+}
+
+/* Go's time.ParseDuration after the sign. */
+static int
+parse_duration(const char *s, uint64_t *ns)
+{
+	uint64_t part;
+
+	*ns = 0;
+	if (strcmp(s, "0") == 0)
+		return 0;
+	if (*s == '\0')
+		return -1;
+	while (*s != '\0') {
+		if (duration_part(&s, &part) != 0 || part > NS_MAX - *ns)
+			return -1;
+		*ns += part;
+	}
+	return 0;
+}
+
+int
+walk_duration(struct walk *w, const struct sl_node *n, uint32_t *ms)
+{
+	const char *s;
+	uint64_t ns, v;
+
+	if (!walk_want(w, n, SL_NODE_STRING))
+		return 0;
+	s = n->ops->string(n->h);
+	if (parse_duration(s + (s[0] == '-' || s[0] == '+'), &ns) != 0) {
+		walk_err(w, n, "\"%s\" is not a duration (like \"10s\", "
+		    "\"1m30s\" or \"500ms\")", s);
+		return 0;
+	}
+	if (s[0] == '-' && ns > 0) {
+		walk_err(w, n, "\"%s\": must not be negative", s);
+		return 0;
+	}
+	/* Milliseconds, rounded up: "500us" must not become "none". */
+	v = ns / 1000000 + (ns % 1000000 != 0);
+	if (v > UINT32_MAX) {
+		walk_err(w, n, "\"%s\" is too long (at most %" PRIu32 "ms)", s,
+		    UINT32_MAX);
+		return 0;
+	}
+	*ms = (uint32_t)v;
+	return 1;
+}
+
+int
+walk_opt_duration(struct walk *w, const struct sl_node *obj,
+    const char *name, uint32_t *ms)
+{
+	struct sl_node n;
+
+	if (!walk_get(obj, name, &n))
+		return 0;
+	return walk_duration(w, &n, ms) ? 1 : -1;
+}
+
+struct strings_ctx {
+	struct walk_vec	 v;
+	int		 empty_ok;
+};
+
+static void
+strings_item(struct walk *w, const struct sl_node *at, const char *s,
+    void *arg)
+{
+	struct strings_ctx *sc = arg;
+
+	if (s[0] == '\0' && !sc->empty_ok) {
+		walk_err(w, at, "empty item");
+		return;
+	}
+	*(const char **)walk_vec_push(w, &sc->v) =
+	    sl_arena_strdup(&w->conf->arena, s);
+}
+
+void
+walk_strings(struct walk *w, const struct sl_node *n, int empty_ok,
+    const char ***out, size_t *nout)
+{
+	struct strings_ctx sc = { { .sz = sizeof(const char *) }, empty_ok };
+
+	walk_string_list(w, n, strings_item, &sc);
+	*out = sc.v.p;
+	*nout = sc.v.n;
+}
+
+/*
+ * Patterns are compiled here only to report errors with their location;
+ * the workers compile them again from the table image.
+ */
+int
+walk_regex(struct walk *w, const struct sl_node *at, const char *item,
+    const char *pattern)
+{
+	PCRE2_UCHAR msg[256];
+	PCRE2_SIZE off;
+	pcre2_code *re;
+	int code;
+
+	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+	    PCRE2_UTF, &code, &off, NULL);
+	if (re != NULL) {
+		pcre2_code_free(re);
+		return 1;
+	}
+	if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
+		snprintf((char *)msg, sizeof(msg), "error %d", code);
+	walk_err(w, at, "\"%s\": invalid regular expression: %s (at offset "
+	    "%zu)", item, (const char *)msg, (size_t)off);
+	return 0;
 }

@@ -1,11 +1,15 @@
 /*
  * conf_out: the outbounds part of the configuration schema.
  *
- * Owns "outbounds": freedom (finalRules, target strategies, redirect),
- * blackhole, and the Xray outbound fields sluice refuses.  Walks the tree
+ * Owns "outbounds": sendThrough, freedom (finalRules, target strategies,
+ * redirect), blackhole, the socks and http clients (one server each), and
+ * the Xray outbound fields sluice refuses.  Walks the tree
  * through the primitives of conf_node.c; cross-checks between outbounds
  * and other objects (tags) are in conf_check.c.
  */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -147,32 +151,118 @@ walk_final_rule(struct walk *w, const struct sl_node *n, void *elem,
 /* ------------------------------------------------------------------ */
 /* outbounds                                                           */
 
+/* ------------------------------------------------------------------ */
+/* freedom                                                             */
+
 static const struct walk_name strategies[] = {
-	{ "AsIs", 0 }, { "", 0 }, { NULL, 0 }
+	{ "AsIs", SL_FS_ASIS }, { "", SL_FS_ASIS }, { "UseIP", SL_FS_USEIP },
+	{ "UseIPv4", SL_FS_USEIP4 }, { "UseIPv6", SL_FS_USEIP6 },
+	{ "UseIPv4v6", SL_FS_USEIP46 }, { "UseIPv6v4", SL_FS_USEIP64 },
+	{ "ForceIP", SL_FS_FORCEIP }, { "ForceIPv4", SL_FS_FORCEIP4 },
+	{ "ForceIPv6", SL_FS_FORCEIP6 }, { "ForceIPv4v6", SL_FS_FORCEIP46 },
+	{ "ForceIPv6v4", SL_FS_FORCEIP64 }, { NULL, 0 }
 };
-static const char *const xray_strategies[] = { "UseIP", "UseIPv4",
-	"UseIPv6", "UseIPv4v6", "UseIPv6v4", "ForceIP", "ForceIPv4",
-	"ForceIPv6", "ForceIPv4v6", "ForceIPv6v4", NULL };
+#define STRATEGY_NAMES	"AsIs, UseIP, UseIPv4, UseIPv6, UseIPv4v6, " \
+			"UseIPv6v4, ForceIP, ForceIPv4, ForceIPv6, " \
+			"ForceIPv4v6 or ForceIPv6v4"
+
+/* targetStrategy, or its older name domainStrategy when it is empty. */
+static void
+walk_target_strategy(struct walk *w, const struct sl_node *s,
+    struct sl_conf_outbound *out)
+{
+	struct sl_node n;
+	int t, d;
+
+	if (walk_opt_enum(w, s, "targetStrategy", strategies, NULL,
+	    STRATEGY_NAMES, &t) < 0 ||
+	    walk_opt_enum(w, s, "domainStrategy", strategies, NULL,
+	    STRATEGY_NAMES, &d) < 0)
+		return;
+	if (walk_get(s, "targetStrategy", &n) &&
+	    n.ops->string(n.h)[0] != '\0')
+		out->strategy = (enum sl_freedom_strategy)t;
+	else if (walk_get(s, "domainStrategy", &n))
+		out->strategy = (enum sl_freedom_strategy)d;
+}
+
+/* Go's net.SplitHostPort: "host:port", "[v6]:port" or ":port". */
+static int
+split_host_port(char *s, char **host, char **port)
+{
+	char *colon;
+
+	if (s[0] == '[') {
+		if ((colon = strchr(s, ']')) == NULL || colon[1] != ':')
+			return -1;
+		*colon = '\0';
+		*host = s + 1;
+		*port = colon + 2;
+		return strchr(*host, '[') != NULL ? -1 : 0;
+	}
+	if ((colon = strrchr(s, ':')) == NULL || strchr(s, ':') != colon ||
+	    strpbrk(s, "[]") != NULL)
+		return -1;
+	*colon = '\0';
+	*host = s;
+	*port = colon + 1;
+	return 0;
+}
+
+/* An address that means "any": Xray keeps the target's own then. */
+static int
+is_any_addr(const char *host)
+{
+	static const uint8_t zero[16];
+	uint8_t a[16];
+
+	return (inet_pton(AF_INET, host, a) == 1 && memcmp(a, zero, 4) == 0) ||
+	    (inet_pton(AF_INET6, host, a) == 1 && memcmp(a, zero, 16) == 0);
+}
+
+static void
+walk_redirect(struct walk *w, const struct sl_node *s,
+    struct sl_conf_outbound *out)
+{
+	struct sl_node n;
+	const char *r;
+	char *host, *port;
+	int p;
+
+	if (walk_opt_str(w, s, "redirect", &r) <= 0 || r[0] == '\0')
+		return;
+	walk_get(s, "redirect", &n);
+	if (split_host_port((char *)(uintptr_t)sl_arena_strdup(
+	    &w->conf->arena, r), &host, &port) != 0) {
+		walk_err(w, &n, "\"%s\" is not host:port (write IPv6 as "
+		    "[addr]:port)", r);
+		return;
+	}
+	if ((p = walk_parse_port(port)) < 0) {
+		walk_err(w, &n, "\"%s\": \"%s\" is not a port (0-65535)", r,
+		    port);
+		return;
+	}
+	out->redirect_host = is_any_addr(host) ? "" : host;
+	out->redirect_port = p;
+}
 
 static void
 walk_freedom(struct walk *w, const struct sl_node *s,
     struct sl_conf_outbound *out)
 {
 	static const char *const known[] = { "domainStrategy",
-	    "targetStrategy", "userLevel", "finalRules", NULL };
-	static const char *const unsup[] = { "redirect", "fragment", "noise",
-	    "noises", "proxyProtocol", "ipsBlocked", NULL };
+	    "targetStrategy", "redirect", "userLevel", "finalRules", NULL };
+	static const char *const unsup[] = { "fragment", "noise", "noises",
+	    "proxyProtocol", "ipsBlocked", NULL };
 	struct sl_node arr;
 	int64_t v;
-	int e;
 
 	if (!walk_present(s) || !walk_want(w, s, SL_NODE_OBJECT))
 		return;
 	walk_check_fields(w, s, known, unsup);
-	walk_opt_enum(w, s, "targetStrategy", strategies, xray_strategies,
-	    "AsIs", &e);
-	walk_opt_enum(w, s, "domainStrategy", strategies, xray_strategies,
-	    "AsIs", &e);
+	walk_target_strategy(w, s, out);
+	walk_redirect(w, s, out);
 	if (walk_opt_int(w, s, "userLevel", 0, INT_MAX, &v) > 0)
 		out->user_level = (int)v;
 	if (!walk_get(s, "finalRules", &arr) ||
@@ -180,6 +270,134 @@ walk_freedom(struct walk *w, const struct sl_node *s,
 		return;
 	out->final_rules = walk_each(w, &arr, sizeof(*out->final_rules),
 	    &out->nfinal_rules, walk_final_rule, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* socks, http: exactly one server                                     */
+
+#define SOCKS_AUTH_MAX	255	/* RFC 1929: one length byte */
+
+/* user, pass and level of the one account (no user: no authentication). */
+static void
+walk_account(struct walk *w, const struct sl_node *obj,
+    struct sl_conf_outbound *out)
+{
+	struct sl_node n;
+	const char *user = NULL, *pass = "";
+	int64_t v;
+	int ru, rp;
+
+	if (walk_opt_int(w, obj, "level", 0, INT_MAX, &v) > 0)
+		out->user_level = (int)v;
+	rp = walk_opt_str(w, obj, "pass", &pass);
+	if ((ru = walk_opt_nonempty(w, obj, "user", &user)) <= 0) {
+		walk_get(obj, "pass", &n);
+		if (ru == 0 && rp > 0)
+			walk_err(w, &n, "a password needs a \"user\"");
+		return;
+	}
+	walk_get(obj, "user", &n);
+	if (out->protocol == SL_OUT_HTTP && strchr(user, ':') != NULL)
+		walk_err(w, &n, "an HTTP user name cannot contain ':'");
+	if (out->protocol == SL_OUT_SOCKS && (strlen(user) > SOCKS_AUTH_MAX ||
+	    strlen(pass) > SOCKS_AUTH_MAX))
+		walk_err(w, &n, "SOCKS user names and passwords are at most "
+		    "%d bytes", SOCKS_AUTH_MAX);
+	out->user = user;
+	out->pass = pass;
+}
+
+/* address and port of the server; a name is resolved by the master. */
+static void
+walk_server_addr(struct walk *w, const struct sl_node *obj,
+    struct sl_conf_outbound *out)
+{
+	struct sl_node n;
+	const char *a;
+	size_t len;
+	int64_t v;
+
+	if (walk_opt_nonempty(w, obj, "address", &a) == 0)
+		walk_missing(w, obj, "address", NULL);
+	else if (a != NULL) {
+		len = strlen(a);
+		if (len >= 2 && a[0] == '[' && a[len - 1] == ']')
+			a = sl_arena_strndup(&w->conf->arena, a + 1, len - 2);
+		out->server_host = a;
+	}
+	if (!walk_get(obj, "port", &n))
+		walk_missing(w, obj, "port", NULL);
+	else if (walk_opt_int(w, obj, "port", 1, 65535, &v) > 0)
+		out->server_port = (int)v;
+}
+
+static void
+walk_server(struct walk *w, const struct sl_node *n,
+    struct sl_conf_outbound *out)
+{
+	static const char *const known[] = { "address", "port", "users",
+	    NULL };
+	static const char *const uknown[] = { "user", "pass", "level", NULL };
+	static const char *const uunsup[] = { "email", NULL };
+	struct sl_node users, u;
+
+	if (!walk_want(w, n, SL_NODE_OBJECT))
+		return;
+	walk_check_fields(w, n, known, NULL);
+	walk_server_addr(w, n, out);
+	if (!walk_get(n, "users", &users) ||
+	    !walk_want(w, &users, SL_NODE_ARRAY) || walk_length(&users) == 0)
+		return;
+	/* Reported, then the first one is read as usual. */
+	if (walk_length(&users) > 1)
+		walk_err(w, &users, "at most one user (Xray: use one outbound "
+		    "per user and a balancer)");
+	walk_nth(&users, 0, &u);
+	if (!walk_want(w, &u, SL_NODE_OBJECT))
+		return;
+	walk_check_fields(w, &u, uknown, uunsup);
+	walk_account(w, &u, out);
+}
+
+/*
+ * Xray's two forms: "servers": [ { address, port, users: [ { user, pass
+ * } ] } ], or the newer flat { address, port, user, pass }.
+ */
+static void
+walk_proxy_client(struct walk *w, const struct sl_node *s,
+    struct sl_conf_outbound *out)
+{
+	static const char *const known[] = { "servers", "address", "port",
+	    "user", "pass", "level", NULL };
+	static const char *const flat[] = { "port", "user", "pass", "level",
+	    NULL };
+	static const char *const unsup[] = { "email", "headers", NULL };
+	const char *const *p;
+	struct sl_node srv, el;
+
+	if (!walk_present(s) || !walk_want(w, s, SL_NODE_OBJECT))
+		return;
+	walk_check_fields(w, s, known, unsup);
+	if (walk_get(s, "address", &el)) {
+		if (walk_get(s, "servers", &srv))
+			walk_err(w, &srv, "give \"servers\" or \"address\", "
+			    "not both");
+		walk_server_addr(w, s, out);
+		walk_account(w, s, out);
+		return;
+	}
+	for (p = flat; *p != NULL; p++)
+		if (walk_get(s, *p, &el))
+			walk_err(w, &el, "only with \"address\" (without it, "
+			    "the server is in \"servers\")");
+	if (!walk_get(s, "servers", &srv) || !walk_want(w, &srv,
+	    SL_NODE_ARRAY) || walk_length(&srv) == 0)
+		return;		/* conf_check.c: "needs a server" */
+	if (walk_length(&srv) > 1)
+		walk_err(w, &srv, "sluice supports exactly one server (use "
+		    "one outbound per server and a balancer)");
+	walk_nth(&srv, 0, &el);
+	walk_server(w, &el, out);
 }
 
 static const struct walk_name responses[] = {
@@ -206,22 +424,51 @@ walk_blackhole(struct walk *w, const struct sl_node *s,
 		out->blackhole_http = v;
 }
 
+/* ------------------------------------------------------------------ */
+/* outbounds                                                           */
+
 static const struct walk_name out_protocols[] = {
 	{ "freedom", SL_OUT_FREEDOM }, { "blackhole", SL_OUT_BLACKHOLE },
-	{ NULL, 0 }
+	{ "socks", SL_OUT_SOCKS }, { "http", SL_OUT_HTTP }, { NULL, 0 }
 };
 static const char *const xray_out_protocols[] = { "vless", "vmess",
-	"trojan", "shadowsocks", "socks", "http", "dns", "loopback",
-	"wireguard", "hysteria", NULL };
+	"trojan", "shadowsocks", "dns", "loopback", "wireguard", "hysteria",
+	NULL };
+
+/* sendThrough: the local address to dial from, an IP address here. */
+static void
+walk_send_through(struct walk *w, const struct sl_node *obj,
+    struct sl_conf_outbound *out)
+{
+	struct sl_node n;
+	const char *s;
+	uint8_t a[16];
+	char buf[INET6_ADDRSTRLEN];
+	int af;
+
+	if (walk_opt_str(w, obj, "sendThrough", &s) <= 0)
+		return;
+	walk_get(obj, "sendThrough", &n);
+	af = inet_pton(AF_INET, s, a) == 1 ? AF_INET :
+	    inet_pton(AF_INET6, s, a) == 1 ? AF_INET6 : 0;
+	if (af != 0) {
+		inet_ntop(af, a, buf, sizeof(buf));
+		out->send_through = sl_arena_strdup(&w->conf->arena, buf);
+	} else if (strcmp(s, "origin") == 0 || strcmp(s, "srcip") == 0 ||
+	    strchr(s, '/') != NULL)
+		walk_err(w, &n, "unsupported value \"%s\" (not implemented "
+		    "yet; supported: an IP address)", s);
+	else
+		walk_err(w, &n, "\"%s\" is not an IP address", s);
+}
 
 static void
 walk_outbound(struct walk *w, const struct sl_node *n, void *elem,
     const void *ctx)
 {
 	static const char *const known[] = { "tag", "protocol", "settings",
-	    "streamSettings", "proxySettings", "mux", NULL };
-	static const char *const unsup[] = { "sendThrough", "targetStrategy",
-	    NULL };
+	    "sendThrough", "streamSettings", "proxySettings", "mux", NULL };
+	static const char *const unsup[] = { "targetStrategy", NULL };
 	static const char *const empty_only[] = { "streamSettings",
 	    "proxySettings", "mux", NULL };
 	const char *const *p;
@@ -241,14 +488,18 @@ walk_outbound(struct walk *w, const struct sl_node *n, void *elem,
 			walk_err(w, &s, "unsupported field (not implemented "
 			    "yet)");
 	if (walk_opt_enum(w, n, "protocol", out_protocols, xray_out_protocols,
-	    "freedom or blackhole", &v) == 0)
+	    "freedom, blackhole, socks or http", &v) == 0)
 		walk_missing(w, n, "protocol", NULL);
 	out->protocol = (enum sl_proto_out)v;
+	walk_send_through(w, n, out);
 	walk_get(n, "settings", &s);
 	if (out->protocol == SL_OUT_FREEDOM)
 		walk_freedom(w, &s, out);
 	else if (out->protocol == SL_OUT_BLACKHOLE)
 		walk_blackhole(w, &s, out);
+	else if (out->protocol == SL_OUT_SOCKS ||
+	    out->protocol == SL_OUT_HTTP)
+		walk_proxy_client(w, &s, out);
 }
 
 void

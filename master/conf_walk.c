@@ -1,7 +1,8 @@
 /*
  * conf_walk: the configuration schema, shared by both front ends: the top
  * level, log, sluice, policy and inbounds (outbounds are in conf_out.c,
- * the walker's primitives in conf_node.c).
+ * routing, observatories and sniffing in conf_route.c, the walker's
+ * primitives in conf_node.c).
  *
  * Owns every field rule of its part: names, types, ranges, Xray's
  * normalisations (fallback dest inference, UUIDv5 ids) and the lists of
@@ -977,8 +978,8 @@ walk_inbound(struct walk *w, const struct sl_node *n, void *elem,
     const void *ctx)
 {
 	static const char *const known[] = { "listen", "port", "tag",
-	    "protocol", "settings", "streamSettings", NULL };
-	static const char *const unsup[] = { "sniffing", "allocate", NULL };
+	    "protocol", "settings", "streamSettings", "sniffing", NULL };
+	static const char *const unsup[] = { "allocate", NULL };
 	struct sl_node s;
 	int v = 0;
 	struct sl_conf_inbound *in = elem;
@@ -1001,6 +1002,8 @@ walk_inbound(struct walk *w, const struct sl_node *n, void *elem,
 	else if (in->protocol == SL_IN_TROJAN)
 		walk_trojan(w, &s, in);
 	walk_stream(w, n, in);
+	if (walk_get(n, "sniffing", &s))
+		walk_sniffing(w, &s, &in->sniffing);
 }
 
 static void
@@ -1023,11 +1026,11 @@ sl_conf_walk(struct sl_conf *conf, const struct sl_node *root,
     struct sl_errors *errs)
 {
 	static const char *const known[] = { "log", "inbounds", "outbounds",
-	    "policy", "sluice", NULL };
-	static const char *const unsup[] = { "routing", "dns", "api",
-	    "metrics", "stats", "reverse", "fakeDns", "fakedns", "transport",
-	    "observatory", "burstObservatory", "version", "geodata", "env",
+	    "routing", "observatory", "burstObservatory", "policy", "sluice",
 	    NULL };
+	static const char *const unsup[] = { "dns", "api", "metrics", "stats",
+	    "reverse", "fakeDns", "fakedns", "transport", "version", "geodata",
+	    "env", NULL };
 	struct walk w = { conf, errs, 0 };
 
 	if (!walk_want(&w, root, SL_NODE_OBJECT))
@@ -1036,6 +1039,8 @@ sl_conf_walk(struct sl_conf *conf, const struct sl_node *root,
 	walk_log(&w, root);
 	walk_inbounds(&w, root);
 	walk_outbounds(&w, root);
+	walk_routing(&w, root);
+	walk_observatories(&w, root);
 	walk_policy(&w, root);
 	walk_sluice(&w, root);
 	return w.nerr;

@@ -137,6 +137,17 @@ int	 walk_opt_bool(struct walk *, const struct sl_node *obj,
 int	 walk_opt_enum(struct walk *, const struct sl_node *obj,
 	    const char *name, const struct walk_name *t,
 	    const char *const *unsup, const char *expect, int *out);
+/* An integer or fractional number in [MIN, MAX]. */
+int	 walk_opt_real(struct walk *, const struct sl_node *obj,
+	    const char *name, double min, double max, double *out);
+/* A Go duration string ("1m30s", "500ms", "0") in milliseconds, rounded
+ * up; negative durations are refused.  walk_duration: 1 ok, 0 reported. */
+int	 walk_duration(struct walk *, const struct sl_node *n, uint32_t *ms);
+int	 walk_opt_duration(struct walk *, const struct sl_node *obj,
+	    const char *name, uint32_t *ms);
+/* Whether PATTERN compiles (PCRE2, UTF-8); errors name ITEM at AT. */
+int	 walk_regex(struct walk *, const struct sl_node *at, const char *item,
+	    const char *pattern);
 char	*walk_lower(char *);
 /* Decimal digits only (Go's ParseUint), 0-65535; -1 otherwise. */
 int	 walk_parse_port(const char *);
@@ -150,13 +161,28 @@ void	 walk_string_list(struct walk *, const struct sl_node *n,
  * MIN are refused. */
 void	 walk_port_list(struct walk *, const struct sl_node *n, int min,
 	    struct sl_conf_port_range **out, size_t *nout);
+/* A StringList as an arena array of strings; "" items refused unless
+ * EMPTY_OK. */
+void	 walk_strings(struct walk *, const struct sl_node *n, int empty_ok,
+	    const char ***out, size_t *nout);
 /* NetworkList: "tcp", "udp", "unix" (SL_NET_* bits) as a StringList;
  * names outside ALLOWED are refused. */
 void	 walk_network_list(struct walk *, const struct sl_node *n,
 	    unsigned allowed, unsigned *bits);
 
-/* Schema parts called by sl_conf_walk(). */
+/* Rule strings (conf_match.c): a StringList of domain patterns (section
+ * 1.7 of spec/xray-routing.md, keyword by default) or of IP rules (1.9). */
+void	 walk_domain_list(struct walk *, const struct sl_node *n,
+	    struct sl_conf_domain **out, size_t *nout);
+void	 walk_ip_list(struct walk *, const struct sl_node *n,
+	    struct sl_conf_ip **out, size_t *nout);
+
+/* Schema parts called by sl_conf_walk() and walk_inbound(). */
 void	 walk_outbounds(struct walk *, const struct sl_node *root);
+void	 walk_routing(struct walk *, const struct sl_node *root);
+void	 walk_observatories(struct walk *, const struct sl_node *root);
+void	 walk_sniffing(struct walk *, const struct sl_node *n,
+	    struct sl_conf_sniffing *);
 
 /* conf_check.c: model-wide and per-level defaults. */
 void	 sl_conf_defaults(struct sl_conf *);
