@@ -77,6 +77,14 @@ cfg_boolean(const void *h)
 	return config_setting_get_bool(S(h));
 }
 
+static double
+cfg_real(const void *h)
+{
+	if (config_setting_type(S(h)) == CONFIG_TYPE_FLOAT)
+		return config_setting_get_float(S(h));
+	return (double)config_setting_get_int64(S(h));
+}
+
 static size_t
 cfg_length(const void *h)
 {
@@ -119,6 +127,7 @@ static const struct sl_node_ops cfg_ops = {
 	.string = cfg_string,
 	.integer = cfg_integer,
 	.boolean = cfg_boolean,
+	.real = cfg_real,
 	.length = cfg_length,
 	.child = cfg_child,
 	.member = cfg_member,

@@ -4,8 +4,10 @@
  * Owns the default values of the model (Xray's code defaults where Xray
  * has one) and every rule that spans several objects: unique tags, unique
  * users per inbound, unique listen addresses, policy level 0, Vision
- * needing TLS.  Works on the model only, never on a syntax tree, and
- * tolerates a partly filled model so that it can run after schema errors.
+ * needing TLS, the tags routing rules and balancers name, the observatory
+ * a balancing strategy needs, a server for socks/http outbounds.  Works
+ * on the model only, never on a syntax tree, and tolerates a partly
+ * filled model so that it can run after schema errors.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,6 +260,132 @@ check_vision(const struct sl_conf_inbound *in, struct sl_errors *errs)
 			    " \"tls\" on this inbound");
 }
 
+/* ------------------------------------------------------------------ */
+/* routing references                                                  */
+
+static int
+outbound_exists(const struct sl_conf *conf, const char *tag)
+{
+	size_t i;
+
+	for (i = 0; i < conf->noutbounds; i++)
+		if (strcmp(conf->outbounds[i].tag, tag) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+balancer_exists(const struct sl_conf *conf, const char *tag)
+{
+	size_t i;
+
+	for (i = 0; i < conf->routing.nbalancers; i++)
+		if (conf->routing.balancers[i].tag != NULL &&
+		    strcmp(conf->routing.balancers[i].tag, tag) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Xray closes a connection whose rule names a missing outbound (on
+ * purpose, for reverse proxies); sluice has no such use and refuses the
+ * config instead, so a typo cannot quietly drop traffic.
+ */
+static void
+check_rules(const struct sl_conf *conf, struct sl_errors *errs)
+{
+	const struct sl_conf_rule *r;
+	size_t i;
+
+	for (i = 0; i < conf->routing.nrules; i++) {
+		r = &conf->routing.rules[i];
+		if (r->outbound_tag != NULL &&
+		    !outbound_exists(conf, r->outbound_tag))
+			sl_errors_add(errs, &r->where, "outboundTag \"%s\": no "
+			    "outbound has this tag", r->outbound_tag);
+		if (r->balancer_tag != NULL &&
+		    !balancer_exists(conf, r->balancer_tag))
+			sl_errors_add(errs, &r->where, "balancerTag \"%s\": no "
+			    "balancer has this tag", r->balancer_tag);
+	}
+}
+
+static const char *
+strategy_name(enum sl_balance s)
+{
+	switch (s) {
+	case SL_BAL_ROUNDROBIN:
+		return "roundRobin";
+	case SL_BAL_LEASTPING:
+		return "leastPing";
+	case SL_BAL_LEASTLOAD:
+		return "leastLoad";
+	default:
+		return "random";
+	}
+}
+
+/* Strategies that read health results, as Xray's feature dependency. */
+static int
+needs_observatory(const struct sl_conf_balancer *b)
+{
+	return b->strategy == SL_BAL_LEASTPING ||
+	    b->strategy == SL_BAL_LEASTLOAD || b->fallback_tag != NULL;
+}
+
+static void
+check_balancers(const struct sl_conf *conf, struct sl_errors *errs)
+{
+	const struct sl_conf_balancer *b, *o;
+	size_t i, j;
+
+	for (i = 0; i < conf->routing.nbalancers; i++) {
+		b = &conf->routing.balancers[i];
+		if (b->tag == NULL)
+			continue;
+		for (j = 0; j < i; j++) {
+			o = &conf->routing.balancers[j];
+			if (o->tag != NULL && strcmp(o->tag, b->tag) == 0) {
+				sl_errors_add(errs, &b->where, "duplicate "
+				    "balancer tag \"%s\" (also %s)", b->tag,
+				    or_empty(o->where.path));
+				break;
+			}
+		}
+		if (b->fallback_tag != NULL &&
+		    !outbound_exists(conf, b->fallback_tag))
+			sl_errors_add(errs, &b->where, "fallbackTag \"%s\": no "
+			    "outbound has this tag", b->fallback_tag);
+		if (needs_observatory(b) && !conf->observatory.present &&
+		    !conf->burst_observatory.present)
+			sl_errors_add(errs, &b->where, "balancer \"%s\": "
+			    "strategy %s%s needs an \"observatory\" or a "
+			    "\"burstObservatory\" (Xray: not all dependencies "
+			    "are resolved)", b->tag, strategy_name(b->strategy),
+			    b->fallback_tag != NULL ? " with a fallbackTag" :
+			    "");
+	}
+}
+
+/* A socks or http outbound without a server could only fail. */
+static void
+check_proxy_servers(const struct sl_conf *conf, struct sl_errors *errs)
+{
+	const struct sl_conf_outbound *o;
+	size_t i;
+
+	for (i = 0; i < conf->noutbounds; i++) {
+		o = &conf->outbounds[i];
+		if ((o->protocol == SL_OUT_SOCKS ||
+		    o->protocol == SL_OUT_HTTP) && o->server_host == NULL &&
+		    o->server_port == 0)
+			sl_errors_add(errs, &o->where, "%s outbound needs a "
+			    "server (settings.servers, or settings.address "
+			    "and settings.port)", o->protocol == SL_OUT_SOCKS ?
+			    "socks" : "http");
+	}
+}
+
 int
 sl_conf_check(struct sl_conf *conf, struct sl_errors *errs)
 {
@@ -272,5 +400,8 @@ sl_conf_check(struct sl_conf *conf, struct sl_errors *errs)
 		check_clients(&conf->inbounds[i], errs);
 		check_vision(&conf->inbounds[i], errs);
 	}
+	check_rules(conf, errs);
+	check_balancers(conf, errs);
+	check_proxy_servers(conf, errs);
 	return errs->count - before;
 }

@@ -67,6 +67,12 @@ json_boolean(const void *h)
 	return json_object_get_boolean(J(h));
 }
 
+static double
+json_real(const void *h)
+{
+	return json_object_get_double(J(h));
+}
+
 static size_t
 json_length(const void *h)
 {
@@ -126,6 +132,7 @@ static const struct sl_node_ops json_ops = {
 	.string = json_string,
 	.integer = json_integer,
 	.boolean = json_boolean,
+	.real = json_real,
 	.length = json_length,
 	.child = json_child,
 	.member = json_member,

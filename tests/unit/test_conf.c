@@ -636,7 +636,6 @@ test_errors_json(void **state)
 {
 	(void)state;
 	expect_file_errors(DATA "errors.json",
-	    "$.routing: unsupported field (not implemented yet)\n"
 	    "$.inbounds[0].port: 70000 is not a port (1-65535)\n"
 	    "$.inbounds[0].settings.clients[0].foo: unknown field\n"
 	    "$.inbounds[0].settings.fallbacks[0].xver: xver 3 is not 0, 1 "
@@ -648,6 +647,8 @@ test_errors_json(void **state)
 	    "$.inbounds[1].streamSettings.tlsSettings.certificates[0]."
 	    "certificateFile: cannot read \"tests/data/conf/nonexistent.pem\":"
 	    " No such file or directory\n"
+	    "$.routing.rules[0]: this rule has no effective fields (a rule "
+	    "for everything can say \"network\": \"tcp,udp\")\n"
 	    "$.inbounds[1]: duplicate tag \"dup-in\" (also $.inbounds[0])\n"
 	    "$.outbounds[1]: duplicate tag \"direct\" (also $.outbounds[0])\n");
 }
@@ -657,7 +658,6 @@ test_errors_cfg(void **state)
 {
 	(void)state;
 	expect_file_errors(DATA "errors.conf",
-	    "3: routing: unsupported field (not implemented yet)\n"
 	    "7: inbounds.[0].port: 70000 is not a port (1-65535)\n"
 	    "10: inbounds.[0].settings.clients.[0].foo: unknown field\n"
 	    "13: inbounds.[0].settings.fallbacks.[0].xver: xver 3 is not 0, "
@@ -669,6 +669,8 @@ test_errors_cfg(void **state)
 	    "29: inbounds.[1].streamSettings.tlsSettings.certificates.[0]."
 	    "certificateFile: cannot read \"tests/data/conf/nonexistent.pem\":"
 	    " No such file or directory\n"
+	    "3: routing.rules.[0]: this rule has no effective fields (a rule "
+	    "for everything can say \"network\": \"tcp,udp\")\n"
 	    "19: inbounds.[1]: duplicate tag \"dup-in\" (also inbounds.[0])\n"
 	    "39: outbounds.[1]: duplicate tag \"direct\" (also outbounds.[0])\n");
 }
@@ -750,18 +752,20 @@ test_errors_inbounds(void **state)
 	(void)state;
 	expect_text_errors(".json", "{ \"inbounds\": [ { \"port\": "
 	    "\"1000-2000\", \"listen\": \"localhost\", \"protocol\": \"vmess\","
-	    " \"sniffing\": { \"enabled\": true } }, { \"port\": 80.5, "
+	    " \"sniffing\": { \"destOverride\": \"fakedns\" } }, { "
+	    "\"port\": 80.5, "
 	    "\"listen\": \"/run/s.sock\", \"protocol\": \"trojan\", "
 	    "\"settings\": { \"clients\": [ { \"password\": \"\" }, { "
 	    "\"flow\": \"xtls-rprx-vision\" } ] } }, { \"protocol\": \"foo\" }"
 	    " ], " J_OUT " }",
-	    "$.inbounds[0].sniffing: unsupported field (not implemented yet)\n"
 	    "$.inbounds[0].listen: \"localhost\" is not an IP address (host "
 	    "names are not supported)\n"
 	    "$.inbounds[0].port: \"1000-2000\": port ranges are not supported "
 	    "(one port per inbound)\n"
 	    "$.inbounds[0].protocol: unsupported value \"vmess\" (not "
 	    "implemented yet; supported: vless or trojan)\n"
+	    "$.inbounds[0].sniffing.destOverride: unsupported value "
+	    "\"fakedns\" (sluice has no FakeDNS)\n"
 	    "$.inbounds[1].listen: \"/run/s.sock\": listening on a unix socket"
 	    " is not supported yet\n"
 	    "$.inbounds[1].port: must be a port number or a string, not a "
@@ -847,7 +851,7 @@ test_errors_outbounds(void **state)
 	(void)state;
 	expect_text_errors(".json", "{ \"outbounds\": [ { \"protocol\": "
 	    "\"freedom\", \"mux\": { \"enabled\": true }, \"settings\": { "
-	    "\"domainStrategy\": \"UseIPv4\", \"redirect\": \"1.2.3.4:80\", "
+	    "\"domainStrategy\": \"UseIPv5\", \"redirect\": \"1.2.3.4\", "
 	    "\"finalRules\": [ { \"network\": \"tcp, udp\", \"port\": "
 	    "\"2000-1000,x\", \"ip\": [ \"geoip:cn\", \"!10.0.0.0/8\", "
 	    "\"ext:a.dat:b\", \"1.2.3.4/33\" ], \"blockDelay\": \"-1-5\" }, { "
@@ -855,10 +859,12 @@ test_errors_outbounds(void **state)
 	    "\"vless\" }, { \"protocol\": \"blackhole\", \"settings\": { "
 	    "\"response\": { \"type\": \"teapot\" } } } ] }",
 	    "$.outbounds[0].mux: unsupported field (not implemented yet)\n"
-	    "$.outbounds[0].settings.redirect: unsupported field (not "
-	    "implemented yet)\n"
-	    "$.outbounds[0].settings.domainStrategy: unsupported value "
-	    "\"UseIPv4\" (not implemented yet; supported: AsIs)\n"
+	    "$.outbounds[0].settings.domainStrategy: unknown value "
+	    "\"UseIPv5\" (expected AsIs, UseIP, UseIPv4, UseIPv6, UseIPv4v6, "
+	    "UseIPv6v4, ForceIP, ForceIPv4, ForceIPv6, ForceIPv4v6 or "
+	    "ForceIPv6v4)\n"
+	    "$.outbounds[0].settings.redirect: \"1.2.3.4\" is not host:port "
+	    "(write IPv6 as [addr]:port)\n"
 	    "$.outbounds[0].settings.finalRules[0].action: required field is "
 	    "missing\n"
 	    "$.outbounds[0].settings.finalRules[0].network: unknown network "
@@ -883,7 +889,8 @@ test_errors_outbounds(void **state)
 	    "$.outbounds[0].settings.finalRules[1].port: 0 is not a port "
 	    "(1-65535)\n"
 	    "$.outbounds[1].protocol: unsupported value \"vless\" (not "
-	    "implemented yet; supported: freedom or blackhole)\n"
+	    "implemented yet; supported: freedom, blackhole, socks or "
+	    "http)\n"
 	    "$.outbounds[2].settings.response.type: unknown value \"teapot\" "
 	    "(expected none or http)\n");
 }
