@@ -16,7 +16,7 @@ PKGS    := libconfig json-c libcares openssl libpcre2-8 libprotobuf-c
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
            -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith -I. \
-           $(shell pkg-config --cflags $(PKGS))
+           -I$(B)/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 
 ifeq ($(SAN),1)
@@ -28,9 +28,13 @@ else
 B       := build
 endif
 
+# protobuf-c code generated from *.proto into $(B)/gen (on the include path).
+PROTO   := $(wildcard master/*.proto)
+GEN_SRC := $(PROTO:%.proto=$(B)/gen/%.pb-c.c)
+GEN_HDR := $(PROTO:%.proto=$(B)/gen/%.pb-c.h)
 LIB_SRC := $(filter-out master/main.c master/sluicectl.c, \
            $(wildcard shm/*.c master/*.c worker/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(GEN_SRC:$(B)/gen/%.c=$(B)/obj/gen/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -43,6 +47,22 @@ all: $(B)/sluiced $(B)/sluicectl
 $(B)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# A pattern rule with two targets runs protoc-c once for both.
+$(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: %.proto
+	@mkdir -p $(B)/gen
+	protoc-c --c_out=$(B)/gen $<
+
+$(B)/obj/gen/%.o: $(B)/gen/%.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# Generated sources are kept: they are no intermediate files to delete.
+.SECONDARY: $(GEN_SRC) $(GEN_HDR)
+
+# No dependency file exists before the first build: every object waits for
+# the generated headers.
+$(LIB_OBJ) $(B)/obj/master/main.o $(B)/obj/master/sluicectl.o: | $(GEN_HDR)
 
 $(B)/libsluice.a: $(LIB_OBJ)
 	@rm -f $@

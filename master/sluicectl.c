@@ -2,7 +2,7 @@
  * sluicectl: the admin tool.
  *
  * Commands so far: check (parse, check and compile a config exactly as
- * the daemon would).  -c names a config, -s a control socket; commands
+ * the daemon would), geodata (master/ctl_geodata.c).  -c names a config, -s a control socket; commands
  * that talk to a running daemon come with the control socket.
  */
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "master/compile.h"
+#include "master/ctl.h"
 
 #define DEFAULT_CONFIG	"/etc/sluice/sluice.conf"
 
@@ -19,7 +20,10 @@ usage(void)
 {
 	fprintf(stderr, "usage: sluicectl [-c file | -s socket] command ...\n"
 	    "commands:\n"
-	    "  check [-c file]    check a configuration (like sluiced -t)\n");
+	    "  check [-c file]    check a configuration (like sluiced -t)\n"
+	    "  geodata build-site DIR -o OUT | build-ip DIR -o OUT |\n"
+	    "          lookup DOMAIN|IP [--file FILE]\n"
+	    "                     build or query geosite/geoip .dat files\n");
 	exit(2);
 }
 
@@ -69,6 +73,8 @@ main(int argc, char **argv)
 	argv += optind;
 	if (strcmp(argv[0], "check") == 0)
 		return cmd_check(config, argc, argv);
+	if (strcmp(argv[0], "geodata") == 0)
+		return sl_ctl_geodata(argc, argv);
 	fprintf(stderr, "sluicectl: unknown command: %s\n", argv[0]);
 	usage();
 	return 2;

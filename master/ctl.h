@@ -1,0 +1,14 @@
+/*
+ * ctl: the commands of sluicectl beyond "check", one entry point per
+ * command word.  Each takes the command's own argv (argv[0] is the command
+ * word), prints its result on standard output and its errors on standard
+ * error, and returns the exit status: 0, 1 on failure, 2 on a usage error.
+ */
+#ifndef SL_MASTER_CTL_H
+#define SL_MASTER_CTL_H
+
+/* geodata build-site DIR -o OUT | build-ip DIR -o OUT |
+ * lookup DOMAIN|IP [--file F]  (master/ctl_geodata.c) */
+int	 sl_ctl_geodata(int argc, char **argv);
+
+#endif
