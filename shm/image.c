@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shm/domset.h"
 #include "shm/image.h"
 
 #ifndef MFD_NOEXEC_SEAL
@@ -474,6 +475,18 @@ check_misc(struct check *c)
 }
 
 static int
+check_matchers(struct check *c, size_t size)
+{
+	struct sl_img img = { c->base, size, c->hdr };
+
+	for (uint32_t i = 0; i < c->hdr->sect[SL_SECT_REGEXES].count; i++)
+		if (!str_ok(c, REC(c, SL_SECT_REGEXES, struct sl_img_regex,
+		    i)->pattern))
+			FAIL(c, "regex: bad string");
+	return sl_domset_check(&img, &c->err);
+}
+
+static int
 check_header(struct check *c, size_t size)
 {
 	const struct sl_img_hdr *h = c->hdr;
@@ -508,7 +521,7 @@ sl_img_check(const void *buf, size_t size, const char **err)
 	if (check_header(&c, size) == -1 || check_inbounds(&c) == -1 ||
 	    check_users(&c) == -1 || check_fallbacks(&c) == -1 ||
 	    check_dests(&c) == -1 || check_outbounds(&c) == -1 ||
-	    check_misc(&c) == -1) {
+	    check_misc(&c) == -1 || check_matchers(&c, size) == -1) {
 		*err = c.err;
 		return -1;
 	}
