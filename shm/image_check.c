@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "shm/domset.h"
 #include "shm/image.h"
 
 
@@ -335,6 +336,15 @@ check_balancers(struct check *c)
 	return 0;
 }
 
+/* The matcher tables of every domain set (shm/domset.c knows them). */
+static int
+check_domsets(struct check *c, size_t size)
+{
+	struct sl_img img = { c->base, size, c->hdr };
+
+	return sl_domset_check(&img, &c->err);
+}
+
 static int
 check_header(struct check *c, size_t size)
 {
@@ -371,7 +381,8 @@ sl_img_check(const void *buf, size_t size, const char **err)
 	    check_users(&c) == -1 || check_fallbacks(&c) == -1 ||
 	    check_dests(&c) == -1 || check_outbounds(&c) == -1 ||
 	    check_misc(&c) == -1 || check_strlist(&c) == -1 ||
-	    check_rules(&c) == -1 || check_balancers(&c) == -1) {
+	    check_rules(&c) == -1 || check_balancers(&c) == -1 ||
+	    check_domsets(&c, size) == -1) {
 		*err = c.err;
 		return -1;
 	}

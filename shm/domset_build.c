@@ -1,0 +1,768 @@
+/*
+ * domset_build: write a domain set into the table image (master side).
+ *
+ * FULL and DOMAIN patterns become keys of the hash table, SUBSTR patterns
+ * strings of the automaton.  Each regex is stored in REGEXES and filed
+ * under a prefilter (sl_rx_needs): when every match ends with "." + K it
+ * hangs off key K of the hash table (probing the name's suffixes costs
+ * nothing extra); otherwise when every match contains a literal L it
+ * hangs off L in the automaton; otherwise it is always tried.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "shm/domset.h"
+#include "shm/domset_int.h"
+#include "shm/regex.h"
+
+#define NONE	UINT32_MAX
+
+struct key {
+	const uint8_t	*s;
+	uint64_t	 h;
+	uint32_t	 len;
+	uint32_t	 rx;		/* first link of its regexes */
+	uint32_t	 off;		/* of its record in the text */
+	uint8_t		 flags;
+};
+
+/* One regex in a singly linked list (of a key, a literal, "always"). */
+struct link {
+	uint32_t	 rx, next;
+};
+
+/* An automaton string: a SUBSTR pattern, or a regex literal. */
+struct acpat {
+	const uint8_t	*s;
+	uint32_t	 len;
+	uint32_t	 rx;		/* NONE for SUBSTR */
+};
+
+struct u32v {
+	uint32_t	*v;
+	size_t		 n, cap;
+};
+
+/* The finished automaton, ready to be copied into the blob. */
+struct acout {
+	uint8_t		 filter[DS_FILTER_LEN];
+	int		 has_filter;
+	uint8_t		 cls[256];
+	uint32_t	 ncl, rows, out;
+	uint32_t	*tr;
+};
+
+struct build {
+	uint8_t		*arena;		/* lower-cased copies, literals */
+	size_t		 arena_len, arena_cap;
+	struct key	*keys;
+	size_t		 nkeys;
+	uint32_t	*dedup;		/* key index + 1 */
+	size_t		 dmask;
+	struct link	*links;
+	size_t		 nlinks;
+	uint32_t	 always;	/* link list */
+	struct acpat	*ac;
+	size_t		 nac;
+	uint32_t	 nregex;
+	int		 match_all;
+	struct u32v	 words;
+	uint32_t	 mark;		/* of the list being written */
+	struct acout	 aco;
+	uint8_t		*text;
+	size_t		 text_len;
+	uint32_t	*slots;
+	unsigned	 bits, tagbits;
+	const char	*err;
+};
+
+static int
+fail(struct build *b, const char *msg)
+{
+	if (b->err == NULL)
+		b->err = msg;
+	return -1;
+}
+
+static int
+push(struct build *b, struct u32v *w, uint32_t x)
+{
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		uint32_t *v = realloc(w->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return fail(b, "domain set: out of memory");
+		w->v = v;
+		w->cap = cap;
+	}
+	w->v[w->n++] = x;
+	return 0;
+}
+
+static uint8_t *
+arena_take(struct build *b, size_t len)
+{
+	uint8_t *p = b->arena + b->arena_len;
+
+	b->arena_len += len;
+	return p;
+}
+
+static const uint8_t *
+lower_copy(struct build *b, const char *s, size_t len)
+{
+	uint8_t *p = arena_take(b, len);
+
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = (uint8_t)s[i];
+
+		p[i] = c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+	}
+	return p;
+}
+
+/* ---- collecting the patterns ---- */
+
+static int
+add_key(struct build *b, const uint8_t *s, size_t len, uint8_t flags,
+    uint32_t rx)
+{
+	uint64_t h = ds_hash(s, len);
+	struct key *k;
+	size_t j;
+
+	if (len > DS_MAX_KEY)
+		return fail(b, "domain set: pattern too long");
+	for (j = h & b->dmask; b->dedup[j] != 0; j = (j + 1) & b->dmask) {
+		k = &b->keys[b->dedup[j] - 1];
+		if (k->h == h && k->len == len && (len == 0 ||
+		    memcmp(k->s, s, len) == 0))
+			goto found;
+	}
+	k = &b->keys[b->nkeys++];
+	b->dedup[j] = (uint32_t)b->nkeys;
+	k->s = s;
+	k->h = h;
+	k->len = (uint32_t)len;
+	k->rx = NONE;
+	k->flags = 0;
+found:
+	k->flags |= flags;
+	if (flags & DS_REGEX) {
+		b->links[b->nlinks].rx = rx;
+		b->links[b->nlinks].next = k->rx;
+		k->rx = (uint32_t)b->nlinks++;
+	}
+	return 0;
+}
+
+static void
+add_ac(struct build *b, const uint8_t *s, size_t len, uint32_t rx)
+{
+	b->ac[b->nac].s = s;
+	b->ac[b->nac].len = (uint32_t)len;
+	b->ac[b->nac].rx = rx;
+	b->nac++;
+}
+
+/*
+ * File regex RX (number within the set) under its prefilter.  A key after
+ * the first '.' of the tail is a suffix of every matching name at a label
+ * boundary; it wins unless it is a single label shorter than the best
+ * literal (".com" would make the regex a candidate for most names).
+ */
+static int
+add_regex(struct build *b, const struct sl_dom_pat *p, uint32_t rx)
+{
+	uint8_t *need = arena_take(b, p->len), *tail = arena_take(b, p->len);
+	const uint8_t *dot, *key = NULL;
+	size_t nl, tl, kl = 0;
+
+	sl_rx_needs(p->value, p->len, (char *)need, &nl, (char *)tail, &tl);
+	if ((dot = memchr(tail, '.', tl)) != NULL) {
+		key = dot + 1;
+		kl = tl - (size_t)(key - tail);
+	}
+	if (key != NULL && (memchr(key, '.', kl) != NULL || kl >= nl))
+		return add_key(b, key, kl, DS_REGEX, rx);
+	if (nl > 0) {
+		add_ac(b, need, nl, rx);
+		return 0;
+	}
+	b->links[b->nlinks].rx = rx;
+	b->links[b->nlinks].next = b->always;
+	b->always = (uint32_t)b->nlinks++;
+	return 0;
+}
+
+static int
+add_pattern(struct build *b, const struct sl_dom_pat *p, uint32_t *rx)
+{
+	switch (p->type) {
+	case SL_DPAT_FULL:
+		return add_key(b, lower_copy(b, p->value, p->len), p->len,
+		    DS_FULL, 0);
+	case SL_DPAT_DOMAIN:
+		return add_key(b, lower_copy(b, p->value, p->len), p->len,
+		    DS_DOMAIN, 0);
+	case SL_DPAT_SUBSTR:
+		if (p->len == 0)
+			b->match_all = 1;
+		else
+			add_ac(b, lower_copy(b, p->value, p->len), p->len,
+			    NONE);
+		return 0;
+	case SL_DPAT_REGEX:
+		return add_regex(b, p, (*rx)++);
+	}
+	return fail(b, "domain set: unknown pattern type");
+}
+
+/* Check every regex first so a failed build adds no REGEXES records. */
+static int
+add_regexes(struct build *b, struct sl_img_builder *ib,
+    const struct sl_dom_pat *p, size_t n, uint32_t *first)
+{
+	char msg[256];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i].type == SL_DPAT_REGEX &&
+		    sl_rx_valid(p[i].value, p[i].len, msg, sizeof(msg)) == -1)
+			return fail(b, "domain set: invalid regular expression");
+	*first = sl_imgb_count(ib, SL_SECT_REGEXES, sizeof(struct sl_img_regex));
+	for (i = 0; i < n; i++)
+		if (p[i].type == SL_DPAT_REGEX) {
+			sl_rx_add(ib, p[i].value, p[i].len);
+			b->nregex++;
+		}
+	return 0;
+}
+
+static int
+build_init(struct build *b, const struct sl_dom_pat *p, size_t n)
+{
+	size_t total = 0, cap = 2;
+
+	memset(b, 0, sizeof(*b));
+	b->always = NONE;
+	for (size_t i = 0; i < n; i++)
+		total += p[i].len;
+	while (cap < 2 * n)
+		cap *= 2;
+	b->dmask = cap - 1;
+	/* Regexes take two literal buffers, other patterns one copy. */
+	b->arena = malloc(2 * total + 1);
+	b->keys = calloc(n + 1, sizeof(*b->keys));
+	b->dedup = calloc(cap, sizeof(*b->dedup));
+	b->links = calloc(n + 1, sizeof(*b->links));
+	b->ac = calloc(n + 1, sizeof(*b->ac));
+	if (b->arena == NULL || b->keys == NULL || b->dedup == NULL ||
+	    b->links == NULL || b->ac == NULL)
+		return fail(b, "domain set: out of memory");
+	return 0;
+}
+
+static void
+build_free(struct build *b)
+{
+	free(b->arena);
+	free(b->keys);
+	free(b->dedup);
+	free(b->links);
+	free(b->ac);
+	free(b->words.v);
+	free(b->aco.tr);
+	free(b->text);
+	free(b->slots);
+}
+
+/* ---- regex lists ---- */
+
+/* Append the regexes of link list HEAD to the list at POS, each once. */
+static int
+list_links(struct build *b, uint32_t pos, uint32_t head, uint32_t *stamp)
+{
+	for (; head != NONE; head = b->links[head].next) {
+		uint32_t rx = b->links[head].rx;
+
+		if (stamp[rx] == b->mark)
+			continue;
+		stamp[rx] = b->mark;
+		if (push(b, &b->words, rx) == -1)
+			return -1;
+		b->words.v[pos]++;
+	}
+	return 0;
+}
+
+static int
+list_open(struct build *b, uint32_t *pos)
+{
+	b->mark++;
+	*pos = (uint32_t)b->words.n;
+	return push(b, &b->words, 0);
+}
+
+/* ---- the automaton ---- */
+
+struct acb {
+	uint32_t	 ncl;
+	uint8_t		 cls[256];
+	int32_t		*go;		/* n * ncl, -1 = none yet */
+	uint32_t	*fail, *dict, *own, *queue, *id;
+	uint8_t		*kw;
+	uint32_t	 n, cap;
+};
+
+static void
+ac_classes(struct acb *a, const struct build *b)
+{
+	uint8_t used[256] = { 0 };
+	uint32_t k = 0;
+	int all = 1;
+
+	for (size_t i = 0; i < b->nac; i++)
+		for (uint32_t j = 0; j < b->ac[i].len; j++)
+			used[b->ac[i].s[j]] = 1;
+	for (int c = 0; c < 256; c++)
+		all &= used[c];
+	/* Class 0 is every byte no pattern has, unless there is none. */
+	for (int c = 0; c < 256; c++)
+		a->cls[c] = used[c] ? (uint8_t)(all ? k++ : ++k) : 0;
+	a->ncl = all ? 256 : k + 1;
+}
+
+static int
+ac_alloc(struct acb *a, struct build *b)
+{
+	uint64_t cap = 1;
+
+	for (size_t i = 0; i < b->nac; i++)
+		cap += b->ac[i].len;
+	if (cap * a->ncl > DS_MAX_AC)
+		return fail(b, "domain set: keyword automaton too large");
+	a->cap = (uint32_t)cap;
+	a->n = 1;
+	a->go = malloc(cap * a->ncl * sizeof(*a->go));
+	a->fail = calloc(cap, sizeof(*a->fail));
+	a->dict = malloc(cap * sizeof(*a->dict));
+	a->own = malloc(cap * sizeof(*a->own));
+	a->queue = malloc(cap * sizeof(*a->queue));
+	a->id = malloc(cap * sizeof(*a->id));
+	a->kw = calloc(cap, 1);
+	if (a->go == NULL || a->fail == NULL || a->dict == NULL ||
+	    a->own == NULL || a->queue == NULL || a->id == NULL ||
+	    a->kw == NULL)
+		return fail(b, "domain set: out of memory");
+	memset(a->go, 0xff, cap * a->ncl * sizeof(*a->go));
+	memset(a->own, 0xff, cap * sizeof(*a->own));
+	memset(a->dict, 0xff, cap * sizeof(*a->dict));
+	return 0;
+}
+
+static void
+ac_free(struct acb *a)
+{
+	free(a->go);
+	free(a->fail);
+	free(a->dict);
+	free(a->own);
+	free(a->queue);
+	free(a->id);
+	free(a->kw);
+}
+
+/* The trie; regex literals share the link array with the hash keys. */
+static void
+ac_insert(struct acb *a, struct build *b)
+{
+	for (size_t i = 0; i < b->nac; i++) {
+		const struct acpat *p = &b->ac[i];
+		uint32_t s = 0;
+
+		for (uint32_t j = 0; j < p->len; j++) {
+			int32_t *g = &a->go[(size_t)s * a->ncl + a->cls[p->s[j]]];
+
+			if (*g < 0)
+				*g = (int32_t)a->n++;
+			s = (uint32_t)*g;
+		}
+		if (p->rx == NONE)
+			a->kw[s] = 1;
+		else {
+			b->links[b->nlinks].rx = p->rx;
+			b->links[b->nlinks].next = a->own[s];
+			a->own[s] = (uint32_t)b->nlinks++;
+		}
+	}
+}
+
+/* Failure links in breadth-first order, completing each row into a DFA
+ * row as it is dequeued (its failure state's row is complete by then). */
+static void
+ac_fail(struct acb *a)
+{
+	uint32_t head = 0, tail = 1;
+
+	a->queue[0] = 0;
+	while (head < tail) {
+		uint32_t u = a->queue[head++];
+		int32_t *row = &a->go[(size_t)u * a->ncl];
+		const int32_t *frow = &a->go[(size_t)a->fail[u] * a->ncl];
+
+		for (uint32_t c = 0; c < a->ncl; c++) {
+			uint32_t v, f;
+
+			if (row[c] < 0) {
+				row[c] = u == 0 ? 0 : frow[c];
+				continue;
+			}
+			v = (uint32_t)row[c];
+			f = u == 0 ? 0 : (uint32_t)frow[c];
+			a->fail[v] = f;
+			a->kw[v] |= a->kw[f];
+			a->dict[v] = a->own[f] != NONE ? f : a->dict[f];
+			a->queue[tail++] = v;
+		}
+	}
+}
+
+static int
+ac_has_rx(const struct acb *a, uint32_t s)
+{
+	return a->own[s] != NONE || a->dict[s] != NONE;
+}
+
+/* Number the states a lookup can be in (a SUBSTR end stops it): those
+ * without regex output first, then the others.  Returns the row count. */
+static uint32_t
+ac_number(struct acb *a, struct build *b)
+{
+	uint32_t head = 0, tail = 1, rows = 0;
+
+	memset(a->id, 0xff, a->cap * sizeof(*a->id));
+	a->queue[0] = 0;
+	a->id[0] = 0;
+	while (head < tail) {
+		const int32_t *row = &a->go[(size_t)a->queue[head++] * a->ncl];
+
+		for (uint32_t c = 0; c < a->ncl; c++) {
+			uint32_t v = (uint32_t)row[c];
+
+			if (!a->kw[v] && a->id[v] == NONE) {
+				a->id[v] = 0;
+				a->queue[tail++] = v;
+			}
+		}
+	}
+	for (uint32_t i = 0; i < tail; i++)
+		if (!ac_has_rx(a, a->queue[i]))
+			a->id[a->queue[i]] = rows++;
+	b->aco.out = rows;
+	for (uint32_t i = 0; i < tail; i++)
+		if (ac_has_rx(a, a->queue[i]))
+			a->id[a->queue[i]] = rows++;
+	return tail;
+}
+
+static int
+ac_emit(struct acb *a, struct build *b, uint32_t nreach)
+{
+	struct acout *o = &b->aco;
+
+	memcpy(o->cls, a->cls, sizeof(o->cls));
+	o->ncl = a->ncl;
+	o->rows = nreach;
+	if ((o->tr = malloc((size_t)nreach * a->ncl * sizeof(*o->tr))) == NULL)
+		return fail(b, "domain set: out of memory");
+	for (uint32_t i = 0; i < nreach; i++) {
+		uint32_t s = a->queue[i];
+		const int32_t *row = &a->go[(size_t)s * a->ncl];
+		uint32_t *out = &o->tr[(size_t)a->id[s] * a->ncl];
+
+		for (uint32_t c = 0; c < a->ncl; c++)
+			out[c] = a->kw[row[c]] ? DS_HIT :
+			    a->id[row[c]] * a->ncl;
+	}
+	return 0;
+}
+
+/* Word 1 + (row - out) is the list of an output row: its own regexes and
+ * those of every shorter literal it ends with. */
+static int
+ac_lists(struct acb *a, struct build *b, uint32_t nreach, uint32_t *stamp)
+{
+	uint32_t nout = nreach - b->aco.out, base = (uint32_t)b->words.n;
+
+	for (uint32_t i = 0; i < nout; i++)
+		if (push(b, &b->words, 0) == -1)
+			return -1;
+	for (uint32_t i = 0; i < nreach; i++) {
+		uint32_t s = a->queue[i], pos;
+
+		if (!ac_has_rx(a, s))
+			continue;
+		if (list_open(b, &pos) == -1)
+			return -1;
+		b->words.v[base + a->id[s] - b->aco.out] = pos;
+		for (uint32_t t = s; t != NONE; t = a->dict[t])
+			if (list_links(b, pos, a->own[t], stamp) == -1)
+				return -1;
+	}
+	return 0;
+}
+
+/*
+ * The prefilter: for each automaton string, the bit of the 4-byte piece
+ * of it that is rarest among the set's own keys (a sample of real names),
+ * so few names pass by chance.  Needs every string to be 4 bytes or more.
+ */
+static int
+ac_filter(struct build *b)
+{
+	uint16_t *count;
+	size_t i, j;
+
+	for (i = 0; i < b->nac; i++)
+		if (b->ac[i].len < 4)
+			return 0;
+	if ((count = calloc(4096, sizeof(*count))) == NULL)
+		return fail(b, "domain set: out of memory");
+	for (i = 0; i < b->nkeys; i++)
+		for (j = 0; j + 4 <= b->keys[i].len; j++) {
+			uint32_t g = ds_gram(b->keys[i].s + j);
+
+			if (count[g] < UINT16_MAX)
+				count[g]++;
+		}
+	for (i = 0; i < b->nac; i++) {
+		uint32_t best = ds_gram(b->ac[i].s);
+
+		for (j = 1; j + 4 <= b->ac[i].len; j++) {
+			uint32_t g = ds_gram(b->ac[i].s + j);
+
+			if (count[g] < count[best])
+				best = g;
+		}
+		b->aco.filter[best >> 3] |= (uint8_t)(1u << (best & 7));
+	}
+	b->aco.has_filter = 1;
+	free(count);
+	return 0;
+}
+
+static int
+build_ac(struct build *b, uint32_t *stamp)
+{
+	struct acb a;
+	uint32_t nreach;
+	int r = -1;
+
+	memset(&a, 0, sizeof(a));
+	ac_classes(&a, b);
+	if (ac_filter(b) == 0 && ac_alloc(&a, b) == 0) {
+		ac_insert(&a, b);
+		ac_fail(&a);
+		nreach = ac_number(&a, b);
+		if (ac_emit(&a, b, nreach) == 0 &&
+		    ac_lists(&a, b, nreach, stamp) == 0)
+			r = 0;
+	}
+	ac_free(&a);
+	return r;
+}
+
+/* ---- lists, text, slots ---- */
+
+/* Word 0, then the automaton's lists, "always", then each key's list. */
+static int
+build_lists(struct build *b)
+{
+	uint32_t *stamp, pos;
+	int r = -1;
+
+	if ((stamp = calloc(b->nregex + 1, sizeof(*stamp))) == NULL)
+		return fail(b, "domain set: out of memory");
+	if (b->nregex > 0 && push(b, &b->words, 0) == -1)
+		goto out;
+	if (b->nac > 0 && build_ac(b, stamp) == -1)
+		goto out;
+	if (b->nregex > 0) {
+		if (list_open(b, &pos) == -1 ||
+		    list_links(b, pos, b->always, stamp) == -1)
+			goto out;
+		b->words.v[0] = pos;
+	}
+	for (size_t i = 0; i < b->nkeys; i++) {
+		struct key *k = &b->keys[i];
+
+		if (!(k->flags & DS_REGEX))
+			continue;
+		if (list_open(b, &pos) == -1 ||
+		    list_links(b, pos, k->rx, stamp) == -1)
+			goto out;
+		k->rx = pos;
+	}
+	r = 0;
+out:
+	free(stamp);
+	return r;
+}
+
+static size_t
+rec_size(const struct key *k)
+{
+	return 1 + (k->len >= DS_LONG ? 2 : 0) + k->len +
+	    (k->flags & DS_REGEX ? 4 : 0);
+}
+
+static int
+build_text(struct build *b)
+{
+	uint8_t *p;
+
+	for (size_t i = 0; i < b->nkeys; i++)
+		b->text_len += rec_size(&b->keys[i]);
+	if (b->text_len >= DS_MAX_TEXT)
+		return fail(b, "domain set: too many patterns");
+	if ((b->text = malloc(b->text_len + 1)) == NULL)
+		return fail(b, "domain set: out of memory");
+	p = b->text;
+	for (size_t i = 0; i < b->nkeys; i++) {
+		struct key *k = &b->keys[i];
+
+		k->off = (uint32_t)(p - b->text);
+		if (k->len < DS_LONG)
+			*p++ = (uint8_t)(k->flags | k->len << 3);
+		else {
+			*p++ = (uint8_t)(k->flags | DS_LONG << 3);
+			*p++ = (uint8_t)k->len;
+			*p++ = (uint8_t)(k->len >> 8);
+		}
+		if (k->len > 0)
+			memcpy(p, k->s, k->len);
+		p += k->len;
+		if (k->flags & DS_REGEX)
+			for (int j = 0; j < 4; j++)
+				*p++ = (uint8_t)(k->rx >> (8 * j));
+	}
+	return 0;
+}
+
+/* Load at most 0.7, and at least one empty slot so a probe ends. */
+static int
+build_slots(struct build *b)
+{
+	size_t cap = 2, mask;
+	unsigned offbits = 0;
+
+	b->bits = 1;
+	while (cap * 7 < b->nkeys * 10 || cap <= b->nkeys) {
+		cap *= 2;
+		b->bits++;
+	}
+	while ((b->text_len >> offbits) != 0)
+		offbits++;
+	b->tagbits = 32 - offbits;
+	if ((b->slots = calloc(cap, sizeof(*b->slots))) == NULL)
+		return fail(b, "domain set: out of memory");
+	mask = cap - 1;
+	for (size_t i = 0; i < b->nkeys; i++) {
+		uint64_t f = b->keys[i].h;
+		size_t j;
+
+		for (j = ds_index(f, (uint32_t)mask); b->slots[j] != 0;
+		    j = (j + 1) & mask)
+			;
+		b->slots[j] = ds_tag(f, b->tagbits) << offbits |
+		    (b->keys[i].off + 1);
+	}
+	return 0;
+}
+
+/* ---- the blob and the record ---- */
+
+static size_t
+align(size_t n, size_t a)
+{
+	return (n + a - 1) & ~(a - 1);
+}
+
+static int
+emit(struct build *b, struct sl_img_builder *ib, struct sl_img_domset *d)
+{
+	size_t ht = b->nkeys ? (size_t)4 << b->bits : 0, off, len;
+	size_t trlen = (size_t)b->aco.rows * b->aco.ncl * 4;
+	uint8_t *blob;
+
+	size_t filter = b->aco.has_filter ? DS_FILTER_LEN : 0;
+
+	d->param[DS_P_FLAGS] = (b->match_all ? DS_MATCH_ALL : 0) |
+	    (b->nac ? DS_HAS_AC : 0) | (filter ? DS_AC_FILTER : 0);
+	if (b->nkeys > 0) {
+		d->param[DS_P_FLAGS] |= b->bits | b->tagbits << 8;
+		d->param[DS_P_TEXT_OFF] = (uint32_t)ht;
+		d->param[DS_P_TEXT_LEN] = (uint32_t)b->text_len;
+	}
+	off = align(ht + b->text_len, 8);
+	if (b->nac > 0) {
+		d->param[DS_P_AC_OFF] = (uint32_t)off;
+		d->param[DS_P_AC_NCL] = b->aco.ncl;
+		d->param[DS_P_AC_ROWS] = b->aco.rows;
+		d->param[DS_P_AC_OUT] = b->aco.out;
+		off += filter + 256 + trlen;
+	}
+	len = off + b->words.n * 4;
+	if (len > UINT32_MAX || (blob = calloc(1, len ? len : 1)) == NULL)
+		return fail(b, "domain set: too large");
+	if (ht > 0) {
+		memcpy(blob, b->slots, ht);
+		memcpy(blob + ht, b->text, b->text_len);
+	}
+	if (b->nac > 0) {
+		uint8_t *ac = blob + d->param[DS_P_AC_OFF];
+
+		memcpy(ac, b->aco.filter, filter);
+		memcpy(ac + filter, b->aco.cls, 256);
+		memcpy(ac + filter + 256, b->aco.tr, trlen);
+	}
+	if (b->words.n > 0)
+		memcpy(blob + off, b->words.v, b->words.n * 4);
+	d->param[DS_P_LISTS_OFF] = (uint32_t)off;
+	d->blob_len = (uint32_t)len;
+	/* An empty set has no bytes (and BLOB may still have no buffer). */
+	d->blob_off = len > 0 ? sl_imgb_blob(ib, blob, len) : 0;
+	free(blob);
+	return 0;
+}
+
+uint32_t
+sl_domset_build(struct sl_img_builder *ib, const struct sl_dom_pat *p,
+    size_t n, const char **err)
+{
+	struct sl_img_domset d;
+	struct build b;
+	uint32_t rx = 0, r = SL_IMG_NONE;
+
+	memset(&d, 0, sizeof(d));
+	if (build_init(&b, p, n) == -1 ||
+	    add_regexes(&b, ib, p, n, &d.regex_first) == -1)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (add_pattern(&b, &p[i], &rx) == -1)
+			goto out;
+	if (build_lists(&b) == -1 || build_text(&b) == -1 ||
+	    (b.nkeys > 0 && build_slots(&b) == -1) ||
+	    emit(&b, ib, &d) == -1)
+		goto out;
+	d.nentries = (uint32_t)n;
+	d.regex_count = b.nregex;
+	r = sl_imgb_add(ib, SL_SECT_DOMSETS, &d, sizeof(d));
+out:
+	if (r == SL_IMG_NONE)
+		*err = b.err ? b.err : "domain set: out of memory";
+	build_free(&b);
+	return r;
+}
