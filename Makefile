@@ -39,7 +39,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 .DELETE_ON_ERROR:
-.PHONY: all test test-unit test-integ test-fuzz run install clean lint deps deps-test
+.PHONY: bench-route all test test-unit test-integ test-fuzz run install clean lint deps deps-test
 
 all: $(B)/sluiced $(B)/sluicectl
 
@@ -79,6 +79,14 @@ $(B)/tests/%: tests/unit/%.c $(B)/libsluice.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libsluice.a $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
+
+$(B)/bench/%: tests/bench/%.c $(B)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libsluice.a $(LDLIBS)
+
+# A benchmark, not a test: lookup speed, image size, compile time, memory.
+bench-route: all $(B)/bench/bench_route
+	sh scripts/bench/route.sh
 
 deps:
 	sh scripts/install-deps.sh

@@ -28,6 +28,7 @@
 #include "shm/image.h"
 #include "shm/ipset.h"
 #include "shm/log.h"
+#include "shm/types.h"
 
 static int
 read_file(const char *path, char **out, size_t *len)
@@ -410,11 +411,8 @@ static void
 add_private_set(struct cc *c)
 {
 	struct sl_cidr v[32];
-	size_t n = 0;
+	size_t n = sl_private_list(v, SL_ARRAY_LEN(v));
 
-	for (size_t i = 0; sl_private_cidrs[i] != NULL && n < 32; i++)
-		if (sl_cidr_parse(sl_private_cidrs[i], &v[n]) == 0)
-			n++;
 	c->private_set = sl_ipset_build(&c->b, v, n);
 }
 

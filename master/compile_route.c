@@ -307,6 +307,32 @@ cidr_text(const struct sl_cidr *a, char *buf, size_t sz)
 		snprintf(buf + o, sz - o, "%02x", a->addr[i]);
 }
 
+/*
+ * geoip:private is built in (the list Xray documents for it), so that it
+ * works without a geoip.dat; other codes come from the files.
+ */
+static int
+geo_cidrs(struct cc *c, const struct sl_conf_ip *ip, const struct sl_cidr **v,
+    size_t *n, char *err, size_t errlen)
+{
+	static struct sl_cidr priv[32];
+	static size_t npriv;
+
+	if (strcmp(ip->file, "geoip.dat") == 0 &&
+	    strcmp(ip->code, "PRIVATE") == 0) {
+		if (npriv == 0)
+			npriv = sl_private_list(priv, SL_ARRAY_LEN(priv));
+		*v = priv;
+		*n = npriv;
+		return 0;
+	}
+	if (geodb(c) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return sl_geodb_ip(c->geo, ip->file, ip->code, v, n, err, errlen);
+}
+
 /* Group G of an IP field: its set (cached by its canonical key). */
 static uint32_t
 ip_group(struct cc *c, const struct sl_conf_ip *ip, size_t n, int geo,
@@ -344,10 +370,9 @@ ip_group(struct cc *c, const struct sl_conf_ip *ip, size_t n, int geo,
 
 		if (ip[i].is_geo != geo || ip[i].reverse != reverse)
 			continue;
-		if (geo && (geodb(c) == NULL || sl_geodb_ip(c->geo,
-		    ip[i].file, ip[i].code, &v, &nv, err, sizeof(err)) == -1)) {
-			sl_errors_add(c->errs, &ip[i].where, "%s",
-			    c->geo ? err : "out of memory");
+		if (geo && geo_cidrs(c, &ip[i], &v, &nv, err,
+		    sizeof(err)) == -1) {
+			sl_errors_add(c->errs, &ip[i].where, "%s", err);
 			*rc = -1;
 			continue;
 		}

@@ -11,4 +11,8 @@
  * lookup DOMAIN|IP [--file F]  (master/ctl_geodata.c) */
 int	 sl_ctl_geodata(int argc, char **argv);
 
+/* route [-c CONFIG] [--json] [--batch] [--no-resolve] [query options]
+ * DEST[:PORT]  (master/ctl_route.c); CONFIG defaults to sluicectl's -c */
+int	 sl_ctl_route(const char *config, int argc, char **argv);
+
 #endif

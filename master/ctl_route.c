@@ -26,6 +26,7 @@
 #include "shm/image.h"
 #include "shm/regex.h"
 #include "shm/route.h"
+#include "shm/types.h"
 #include "shm/balancer.h"
 
 #define MAX_ATTRS	16
@@ -448,7 +449,8 @@ ctl_load(struct ctl *t, const char *file)
 			fprintf(stderr, "sluicectl: %s\n", err);
 		else if ((t->img.base = t->buf, t->img.size = len,
 		    t->img.hdr = (const struct sl_img_hdr *)t->buf,
-		    t->rx = sl_rxtab_new(&t->img, &err)) == NULL)
+		    t->rx = sl_rxtab_new(&t->img, &err)) == NULL ||
+		    sl_balancer_state_init(&t->bal, &t->img, &err) == -1)
 			fprintf(stderr, "sluicectl: %s\n", err);
 		else
 			rc = 0;
@@ -496,6 +498,7 @@ sl_ctl_route(const char *config, int argc, char **argv)
 		argv[i - 1] = "route";
 		rc = route_one(&t, argc - i + 1, argv + i - 1) == 0 ? 0 : 2;
 	}
+	sl_balancer_state_free(&t.bal);
 	sl_rxtab_free(t.rx);
 	free(t.buf);
 	sl_conf_free(t.cf);

@@ -21,6 +21,8 @@ usage(void)
 	fprintf(stderr, "usage: sluicectl [-c file | -s socket] command ...\n"
 	    "commands:\n"
 	    "  check [-c file]    check a configuration (like sluiced -t)\n"
+	    "  route [-c file] [--json] [--batch] [options] DEST[:PORT]\n"
+	    "                     explain the routing decision for DEST\n"
 	    "  geodata build-site DIR -o OUT | build-ip DIR -o OUT |\n"
 	    "          lookup DOMAIN|IP [--file FILE]\n"
 	    "                     build or query geosite/geoip .dat files\n");
@@ -75,6 +77,8 @@ main(int argc, char **argv)
 		return cmd_check(config, argc, argv);
 	if (strcmp(argv[0], "geodata") == 0)
 		return sl_ctl_geodata(argc, argv);
+	if (strcmp(argv[0], "route") == 0)
+		return sl_ctl_route(config, argc, argv);
 	fprintf(stderr, "sluicectl: unknown command: %s\n", argv[0]);
 	usage();
 	return 2;

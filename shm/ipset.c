@@ -14,6 +14,17 @@ const char *const sl_private_cidrs[] = {
 	"::/127", "fc00::/7", "fe80::/10", "ff00::/8", NULL
 };
 
+size_t
+sl_private_list(struct sl_cidr *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; sl_private_cidrs[i] != NULL && n < cap; i++)
+		if (sl_cidr_parse(sl_private_cidrs[i], &out[n]) == 0)
+			n++;
+	return n;
+}
+
 int
 sl_cidr_parse(const char *s, struct sl_cidr *c)
 {

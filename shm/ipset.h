@@ -25,6 +25,8 @@ struct sl_cidr {
  * final rule); NULL-terminated. */
 extern const char *const sl_private_cidrs[];
 
+/* sl_private_cidrs parsed into OUT; returns the count. */
+size_t	 sl_private_list(struct sl_cidr *out, size_t cap);
 /* Parse "a.b.c.d[/n]" or "x::y[/n]"; host bits are masked.  0 or -1. */
 int	 sl_cidr_parse(const char *, struct sl_cidr *);
 /* Append a set built from n CIDRs; returns its index in IPSETS. */

@@ -21,7 +21,7 @@
 
 #include "shm/image.h"
 #include "shm/types.h"
-#include "worker/balancer.h"
+#include "shm/balancer.h"
 #include "worker/loop.h"
 
 #define SL_BUF_SIZE	16384

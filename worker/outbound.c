@@ -35,6 +35,13 @@
 
 enum verdict { ALLOW, BLOCK };
 
+static const struct sl_img_outbound *
+cur_outbound(struct sl_conn *c)
+{
+	return SL_IMG_REC(&c->w->img, SL_SECT_OUTBOUNDS,
+	    struct sl_img_outbound, c->outbound);
+}
+
 static int
 rule_matches(struct sl_conn *c, const struct sl_img_final_rule *r,
     const struct sockaddr *sa)
@@ -127,13 +134,6 @@ filter_and_dial(struct sl_conn *c)
 	}
 	c->naddrs = o;
 	sl_dial_start(c, 5);
-}
-
-static const struct sl_img_outbound *
-cur_outbound(struct sl_conn *c)
-{
-	return SL_IMG_REC(&c->w->img, SL_SECT_OUTBOUNDS,
-	    struct sl_img_outbound, c->outbound);
 }
 
 /* The family freedom's strategy resolves first. */

@@ -20,7 +20,7 @@
 #include "shm/domset.h"
 #include "shm/log.h"
 #include "shm/route.h"
-#include "worker/balancer.h"
+#include "shm/balancer.h"
 #include "worker/conn.h"
 #include "worker/dns.h"
 #include "worker/sniff.h"

@@ -60,12 +60,15 @@ struct sl_sniff_result {
 	 */
 	char		 domain[256];
 	/*
-	 * Xray's net.ParseAddress(domain), what an override connects to:
-	 * SL_ATYP_DOMAIN, or SL_ATYP_IPV4/IPV6 with ip (a v4-mapped IPv6 is
-	 * IPv4); 0 when domain is "".  An IP is no routing domain.
+	 * Xray's net.ParseAddress(domain): what an override targets and what
+	 * routing sees.  SL_ATYP_IPV4/IPV6 with ip (a v4-mapped IPv6 is
+	 * IPv4), or SL_ATYP_DOMAIN named by the name_len bytes at
+	 * domain + name_off (domain bar enclosing brackets and white space);
+	 * 0 when domain is "".  An IP is no routing domain.
 	 */
 	uint8_t		 atyp;
 	uint8_t		 ip[16];
+	size_t		 name_off, name_len;
 	/*
 	 * HTTP only: every header line "key: value" up to the end of the
 	 * header block (a repeated key keeps its last value, as in Xray's

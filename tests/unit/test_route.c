@@ -24,6 +24,7 @@
 #include "shm/image.h"
 #include "shm/regex.h"
 #include "shm/route.h"
+#include "shm/types.h"
 
 struct rt {
 	struct sl_conf	*cf;
