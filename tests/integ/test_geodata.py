@@ -67,7 +67,8 @@ def copy_truncated(src, dst):
 
 
 class Backend:
-    """A TCP server that answers every connection with b'backend\\n'."""
+    """A TCP server that reads a request and answers b'backend\\n'; it
+    closes only after the peer did, so no reset can overtake the answer."""
 
     def __init__(self, port):
         self.sock = socket.socket()
@@ -87,7 +88,17 @@ class Backend:
                 continue
             with c:
                 try:
+                    c.settimeout(T(10))
+                    req = b""
+                    while b"\r\n\r\n" not in req:
+                        chunk = c.recv(4096)
+                        if not chunk:
+                            break
+                        req += chunk
                     c.sendall(b"backend\n")
+                    c.shutdown(socket.SHUT_WR)
+                    while c.recv(4096):
+                        pass
                 except OSError:
                     pass
 
