@@ -297,13 +297,13 @@ site_print(Sluice__GeoSite *gs, const char *name)
 	}
 	if (n > 1)
 		qsort(lines, n, sizeof(*lines), line_order);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		if (i == 0 || strcmp(lines[i], lines[i - 1]) != 0) {
 			printf("%s%s\n", gs->code, lines[i]);
 			printed++;
 		}
+	for (i = 0; i < n; i++)
 		free(lines[i]);
-	}
 	free(lines);
 	return printed;
 }
