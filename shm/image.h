@@ -238,9 +238,16 @@ struct sl_img_port_range {
 	uint16_t	from, to;
 };
 
+/* v4_index: SL_IMG_NONE, or the BLOB offset of SL_IPSET_BUCKETS + 1
+ * uint32_t: entry b is the first range (relative to v4_first) that ends at
+ * or after address b << (32 - SL_IPSET_BUCKET_BITS). */
+#define SL_IPSET_BUCKET_BITS	12
+#define SL_IPSET_BUCKETS	(1u << SL_IPSET_BUCKET_BITS)
+
 struct sl_img_ipset {
 	uint32_t	v4_first, v4_count;
 	uint32_t	v6_first, v6_count;
+	uint32_t	v4_index;
 };
 
 struct sl_img_v4_range {
@@ -396,6 +403,7 @@ _Static_assert(sizeof(struct sl_img_cost) == 20, "layout");
 _Static_assert(sizeof(struct sl_img_observer) == 52, "layout");
 _Static_assert(sizeof(struct sl_img_final_rule) == 24, "layout");
 _Static_assert(sizeof(struct sl_img_level) == 20, "layout");
+_Static_assert(sizeof(struct sl_img_ipset) == 20, "layout");
 
 /* Record size of each section (1 for the byte sections). */
 extern const uint32_t sl_img_elem_size[SL_SECT_COUNT];

@@ -163,6 +163,26 @@ check_dests(struct check *c)
 	return 0;
 }
 
+/* The bucket index: in BLOB, 4-aligned, non-decreasing, within range. */
+static int
+v4_index_ok(const struct check *c, const struct sl_img_ipset *s)
+{
+	const uint32_t *idx;
+	uint64_t bytes = (SL_IPSET_BUCKETS + 1) * sizeof(uint32_t);
+
+	if (s->v4_index == SL_IMG_NONE)
+		return 1;
+	if (s->v4_index % 4 != 0 ||
+	    s->v4_index + bytes > c->hdr->sect[SL_SECT_BLOB].count)
+		return 0;
+	idx = (const uint32_t *)(c->base + c->hdr->sect[SL_SECT_BLOB].off +
+	    s->v4_index);
+	for (uint32_t b = 0; b < SL_IPSET_BUCKETS; b++)
+		if (idx[b] > idx[b + 1])
+			return 0;
+	return idx[SL_IPSET_BUCKETS] == s->v4_count;
+}
+
 static int
 check_outbounds(struct check *c)
 {
@@ -194,7 +214,8 @@ check_outbounds(struct check *c)
 		const struct sl_img_ipset *s =
 		    REC(c, SL_SECT_IPSETS, struct sl_img_ipset, i);
 		if (!range_ok(c, SL_SECT_V4_RANGES, s->v4_first, s->v4_count) ||
-		    !range_ok(c, SL_SECT_V6_RANGES, s->v6_first, s->v6_count))
+		    !range_ok(c, SL_SECT_V6_RANGES, s->v6_first, s->v6_count) ||
+		    !v4_index_ok(c, s))
 			FAIL(c, "ipset: bad range");
 	}
 	if (c->hdr->sect[SL_SECT_OUTBOUNDS].count == 0 ||

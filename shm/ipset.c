@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <endian.h>
 #include <string.h>
 
 #include "shm/ipset.h"
@@ -129,6 +130,30 @@ cidr_range(const struct sl_cidr *c, uint8_t *lo, uint8_t *hi, int bytes)
 		hi[i / 8] |= (uint8_t)(0x80 >> (i % 8));
 }
 
+/*
+ * Large v4 sets get a bucket index on the address's top bits, so that a
+ * lookup searches the few ranges of one bucket instead of all of them
+ * (a binary search over thousands of ranges is a chain of cache misses).
+ */
+static uint32_t
+v4_index(struct sl_img_builder *b, const struct sl_img_v4_range *r, size_t n)
+{
+	uint32_t idx[SL_IPSET_BUCKETS + 1];
+	size_t k = 0;
+
+	if (n < 64)
+		return SL_IMG_NONE;
+	for (uint32_t bk = 0; bk < SL_IPSET_BUCKETS; bk++) {
+		uint32_t start = bk << (32 - SL_IPSET_BUCKET_BITS);
+
+		while (k < n && r[k].hi < start)
+			k++;
+		idx[bk] = (uint32_t)k;
+	}
+	idx[SL_IPSET_BUCKETS] = (uint32_t)n;
+	return sl_imgb_blob(b, idx, sizeof(idx));
+}
+
 uint32_t
 sl_ipset_build(struct sl_img_builder *b, const struct sl_cidr *c, size_t n)
 {
@@ -164,6 +189,7 @@ sl_ipset_build(struct sl_img_builder *b, const struct sl_cidr *c, size_t n)
 	set.v4_count = (uint32_t)n4;
 	set.v6_first = sl_imgb_count(b, SL_SECT_V6_RANGES, sizeof(*v6));
 	set.v6_count = (uint32_t)n6;
+	set.v4_index = v4_index(b, v4, n4);
 	for (i = 0; i < n4; i++)
 		sl_imgb_add(b, SL_SECT_V4_RANGES, &v4[i], sizeof(v4[i]));
 	for (i = 0; i < n6; i++)
@@ -173,41 +199,77 @@ sl_ipset_build(struct sl_img_builder *b, const struct sl_cidr *c, size_t n)
 	return sl_imgb_add(b, SL_SECT_IPSETS, &set, sizeof(set));
 }
 
-/* bsearch comparators: an address "equals" the range that holds it. */
-static int
-cmp_in_v4(const void *key, const void *range)
-{
-	uint32_t a = *(const uint32_t *)key;
-	const struct sl_img_v4_range *r = range;
-
-	return a < r->lo ? -1 : a > r->hi;
-}
-
-static int
-cmp_in_v6(const void *key, const void *range)
-{
-	const struct sl_img_v6_range *r = range;
-
-	if (memcmp(key, r->lo, 16) < 0)
-		return -1;
-	return memcmp(key, r->hi, 16) > 0;
-}
-
+/*
+ * The ranges are sorted and disjoint: find the last range starting at or
+ * below the address (a branch-light binary search over the range starts,
+ * no comparator calls), then test its end.
+ */
 static int
 match_v4(const struct sl_img *img, const struct sl_img_ipset *s, uint32_t a)
 {
-	return bsearch(&a, SL_IMG_REC(img, SL_SECT_V4_RANGES,
-	    struct sl_img_v4_range, s->v4_first), s->v4_count,
-	    sizeof(struct sl_img_v4_range), cmp_in_v4) != NULL;
+	const struct sl_img_v4_range *r = SL_IMG_REC(img, SL_SECT_V4_RANGES,
+	    struct sl_img_v4_range, s->v4_first);
+	size_t n = s->v4_count;
+
+	if (s->v4_index != SL_IMG_NONE) {
+		/* The holder, if any, is in [idx[b], idx[b + 1]]. */
+		const uint32_t *idx = sl_img_blob(img, s->v4_index);
+		uint32_t bk = a >> (32 - SL_IPSET_BUCKET_BITS);
+		uint32_t first = idx[bk], last = idx[bk + 1];
+
+		if (first == s->v4_count)
+			return 0;
+		if (last == s->v4_count)
+			last--;
+		r += first;
+		n = last - first + 1;
+	}
+	if (n == 0 || a < r[0].lo)
+		return 0;
+	while (n > 1) {
+		size_t half = n / 2;
+
+		r = r[half].lo <= a ? r + half : r;
+		n -= half;
+	}
+	return a <= r->hi;
+}
+
+static uint64_t
+be64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return be64toh(v);
+}
+
+/* a <= b for 128-bit values given as (high, low) halves */
+static int
+le128(uint64_t ah, uint64_t al, uint64_t bh, uint64_t bl)
+{
+	return ah < bh || (ah == bh && al <= bl);
 }
 
 static int
 match_v6(const struct sl_img *img, const struct sl_img_ipset *s,
     const uint8_t *a)
 {
-	return bsearch(a, SL_IMG_REC(img, SL_SECT_V6_RANGES,
-	    struct sl_img_v6_range, s->v6_first), s->v6_count,
-	    sizeof(struct sl_img_v6_range), cmp_in_v6) != NULL;
+	const struct sl_img_v6_range *r = SL_IMG_REC(img, SL_SECT_V6_RANGES,
+	    struct sl_img_v6_range, s->v6_first);
+	uint64_t ah = be64(a), al = be64(a + 8);
+	size_t n = s->v6_count;
+
+	if (n == 0 || !le128(be64(r[0].lo), be64(r[0].lo + 8), ah, al))
+		return 0;
+	while (n > 1) {
+		size_t half = n / 2;
+
+		r = le128(be64(r[half].lo), be64(r[half].lo + 8), ah, al) ?
+		    r + half : r;
+		n -= half;
+	}
+	return le128(ah, al, be64(r->hi), be64(r->hi + 8));
 }
 
 int
