@@ -20,7 +20,9 @@
 #include <sys/types.h>
 
 #include "shm/image.h"
+#include "shm/observe.h"
 #include "shm/types.h"
+#include "worker/balancer.h"
 #include "worker/loop.h"
 
 #define SL_BUF_SIZE	16384
@@ -39,6 +41,8 @@ struct sl_wctx {
 	struct sl_conn		*conns;		/* every open connection */
 	size_t			 nconns;
 	int			 draining;
+	const struct sl_obs_region *obs;	/* outbound health or NULL */
+	struct sl_balancer_state bal;		/* for sl_balancer_pick */
 };
 
 enum sl_conn_state {
