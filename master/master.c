@@ -32,6 +32,7 @@
 #include "shm/boot.h"
 #include "shm/image.h"
 #include "shm/log.h"
+#include "shm/observe.h"
 
 #define DEFAULT_LOG_DIR	"/var/log/sluice"
 
@@ -41,11 +42,15 @@ struct gen {
 	int			 image_fd;
 	int			 workers;
 	struct sl_boot_listener	*lst;	/* workers * ninbounds, slot-major */
+	int			 obs_fd;	/* observation region or -1 */
+	int			 obs_ro_fd;	/* the same, read-only */
 };
+
+#define OBSERVER_SLOT	(-1)	/* the worker table's entry for the observer */
 
 struct worker {
 	pid_t		 pid;		/* 0 = slot free */
-	int		 slot;
+	int		 slot;		/* OBSERVER_SLOT: the observer */
 	uint64_t	 gen;
 	int		 exiting;
 	uint64_t	 started, respawn_at;
@@ -153,6 +158,28 @@ logs_drain(struct master *m)
 
 /* ---- generations ---- */
 
+/*
+ * With observatory records in the image, the generation gets its own
+ * observation region (shm/observe.h): one slot per (record, outbound).
+ */
+static int
+gen_observe(struct gen *g, const uint8_t *img, struct sl_errors *errs)
+{
+	const struct sl_img_hdr *h = (const struct sl_img_hdr *)img;
+	uint32_t nobs = h->sect[SL_SECT_OBSERVERS].count;
+	const char *err = NULL;
+
+	if (nobs == 0)
+		return 0;
+	g->obs_fd = sl_obs_create(nobs, h->sect[SL_SECT_OUTBOUNDS].count,
+	    g->id, &g->obs_ro_fd, &err);
+	if (g->obs_fd == -1) {
+		sl_errors_add(errs, NULL, "%s: %s", err, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 gen_build(struct master *m, uint64_t id, struct gen *g)
 {
@@ -162,7 +189,7 @@ gen_build(struct master *m, uint64_t id, struct gen *g)
 	int rc = -1;
 
 	memset(g, 0, sizeof(*g));
-	g->image_fd = -1;
+	g->image_fd = g->obs_fd = g->obs_ro_fd = -1;
 	sl_errors_init(&errs);
 	g->cf = sl_conf_load(m->opts->config, &errs);
 	if (g->cf == NULL || sl_compile(g->cf, id, &img, &len, &errs) == -1)
@@ -180,6 +207,8 @@ gen_build(struct master *m, uint64_t id, struct gen *g)
 		    strerror(errno));
 		goto out;
 	}
+	if (gen_observe(g, img, &errs) == -1)
+		goto out;
 	rc = 0;
 out:
 	if (errs.count > 0) {
@@ -192,9 +221,12 @@ out:
 	free(img);
 	sl_errors_free(&errs);
 	if (rc == -1) {
+		if (g->image_fd >= 0)
+			close(g->image_fd);
 		free(g->lst);
 		sl_conf_free(g->cf);
 		memset(g, 0, sizeof(*g));
+		g->image_fd = g->obs_fd = g->obs_ro_fd = -1;
 	}
 	return rc;
 }
@@ -204,10 +236,14 @@ gen_free(struct gen *g)
 {
 	if (g->image_fd >= 0)
 		close(g->image_fd);
+	if (g->obs_fd >= 0)
+		close(g->obs_fd);
+	if (g->obs_ro_fd >= 0)
+		close(g->obs_ro_fd);
 	free(g->lst);
 	sl_conf_free(g->cf);
 	memset(g, 0, sizeof(*g));
-	g->image_fd = -1;
+	g->image_fd = g->obs_fd = g->obs_ro_fd = -1;
 }
 
 /* ---- workers ---- */
@@ -245,6 +281,7 @@ worker_child(struct master *m, int slot)
 		.log_fd = m->logp[1],
 		.listeners = m->cur.lst + (size_t)slot * nin,
 		.nlisteners = nin,
+		.obs_fd = m->cur.obs_ro_fd,
 	};
 	sigset_t all;
 	char ident[32];
@@ -254,6 +291,8 @@ worker_child(struct master *m, int slot)
 	for (size_t i = 0; i < m->ls.n; i++)
 		if (m->ls.socks[i].slot != slot)
 			close(m->ls.socks[i].fd);
+	if (m->cur.obs_fd >= 0)		/* workers only read it */
+		close(m->cur.obs_fd);
 	close(m->sfd);
 	close(m->ep);
 	close(m->logp[0]);
@@ -270,6 +309,49 @@ worker_child(struct master *m, int slot)
 	/* exit, not _exit: under LeakSanitizer a worker is checked too. */
 	exit(sl_worker_run(&boot));
 }
+
+/* ---- the observer: balancer health probes, one per generation ---- */
+
+static _Noreturn void
+observer_child(struct master *m)
+{
+	struct sl_boot boot = {
+		.slot = OBSERVER_SLOT,
+		.image_fd = m->cur.image_fd,
+		.generation = m->cur.id,
+		.log_fd = m->logp[1],
+		.obs_fd = m->cur.obs_fd,
+	};
+	sigset_t all;
+
+	for (size_t i = 0; i < m->ls.n; i++)	/* it serves no client */
+		close(m->ls.socks[i].fd);
+	close(m->cur.obs_ro_fd);
+	close(m->sfd);
+	close(m->ep);
+	close(m->logp[0]);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	sl_log_ident("observer");
+	sl_log_pipe(m->logp[1]);
+	if (drop_privileges(&m->cur.cf->sluice) == -1) {
+		sl_error("cannot drop privileges: %s", strerror(errno));
+		_exit(2);
+	}
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	exit(sl_observer_run(&boot));
+}
+
+static const char *
+child_name(const struct worker *w, char *buf, size_t len)
+{
+	if (w->slot == OBSERVER_SLOT)
+		return "observer";
+	snprintf(buf, len, "worker %d", w->slot);
+	return buf;
+}
+
+/* ---- the process table: workers and the observer ---- */
 
 static struct worker *
 worker_slot(struct master *m)
@@ -300,8 +382,11 @@ worker_spawn(struct master *m, struct worker *w, int slot)
 		sl_error("fork: %s", strerror(errno));
 		return -1;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		if (slot == OBSERVER_SLOT)
+			observer_child(m);
 		worker_child(m, slot);
+	}
 	w->pid = pid;
 	w->slot = slot;
 	w->gen = m->cur.id;
@@ -319,6 +404,12 @@ workers_start(struct master *m)
 
 		if (w == NULL || worker_spawn(m, w, slot) == -1)
 			sl_error("cannot start worker %d", slot);
+	}
+	if (m->cur.obs_fd >= 0) {
+		struct worker *w = worker_slot(m);
+
+		if (w == NULL || worker_spawn(m, w, OBSERVER_SLOT) == -1)
+			sl_error("cannot start the observer");
 	}
 }
 
@@ -351,12 +442,18 @@ static void
 worker_died(struct master *m, struct worker *w, int status)
 {
 	uint64_t now = now_ms(), delay;
+	char buf[32];
+	const char *name = child_name(w, buf, sizeof(buf));
 
 	w->pid = 0;
+	/* Killed in the middle of a write, it would leave a slot that
+	 * workers wait on: repair now, before anything else. */
+	if (w->slot == OBSERVER_SLOT && w->gen == m->cur.id &&
+	    m->cur.obs_fd >= 0)
+		sl_obs_repair(m->cur.obs_fd);
 	if (w->exiting || m->stopping || w->gen != m->cur.id) {
 		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-			sl_warn("worker %d killed after the drain deadline",
-			    w->slot);
+			sl_warn("%s killed after the drain deadline", name);
 		return;
 	}
 	/* A worker that keeps crashing must not spin the master. */
@@ -366,12 +463,11 @@ worker_died(struct master *m, struct worker *w, int status)
 	w->crashes++;
 	w->respawn_at = now + delay + 1;
 	if (WIFSIGNALED(status))
-		sl_error("worker %d exited on signal %d; respawning in %llu ms",
-		    w->slot, WTERMSIG(status), (unsigned long long)delay);
+		sl_error("%s exited on signal %d; respawning in %llu ms",
+		    name, WTERMSIG(status), (unsigned long long)delay);
 	else
-		sl_error("worker %d exited with status %d; respawning in "
-		    "%llu ms", w->slot, WEXITSTATUS(status),
-		    (unsigned long long)delay);
+		sl_error("%s exited with status %d; respawning in %llu ms",
+		    name, WEXITSTATUS(status), (unsigned long long)delay);
 }
 
 static void

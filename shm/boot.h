@@ -1,10 +1,10 @@
 /*
  * boot: what a worker inherits from the master when it is forked.
  *
- * The master includes this to start a worker; the worker implements
- * sl_worker_run().  Everything a worker gets is in this one structure
- * (file descriptors and the generation); the configuration itself comes
- * only from the table image.
+ * The master includes this to start a worker or the observer; they
+ * implement sl_worker_run() and sl_observer_run().  Everything a child
+ * gets is in this one structure (file descriptors and the generation);
+ * the configuration itself comes only from the table image.
  */
 #ifndef SL_SHM_BOOT_H
 #define SL_SHM_BOOT_H
@@ -24,10 +24,17 @@ struct sl_boot {
 	int		 log_fd;	/* write end of the master's log pipe */
 	const struct sl_boot_listener *listeners;
 	size_t		 nlisteners;
+	/* The generation's observation region (shm/observe.h), -1 = none:
+	 * a read-only fd for workers, the read-write one for the observer. */
+	int		 obs_fd;
 };
 
 /* Runs the worker's event loop; returns the process exit status.
  * Signals: QUIT = stop accepting and drain, TERM/INT = exit now. */
 int	 sl_worker_run(const struct sl_boot *);
+/* Runs the observer process (worker/observer.c): probes the outbounds of
+ * the image's OBSERVERS records and writes the region; no listeners, slot
+ * -1.  Returns the exit status.  Signals: QUIT/TERM/INT = exit now. */
+int	 sl_observer_run(const struct sl_boot *);
 
 #endif

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "shm/image.h"
+#include "shm/observe.h"
 #include "shm/types.h"
 #include "shm/balancer.h"
 #include "worker/loop.h"
@@ -41,12 +42,12 @@ struct sl_wctx {
 	struct sl_dns		*dns;
 	struct sl_img		 img;
 	struct sl_rxtab		*rx;		/* the image's regexes */
-	const struct sl_obs_region *obs;	/* balancer health, or NULL */
-	struct sl_balancer_state bal;
 	struct sl_tls_ctx	**tls;		/* per inbound, NULL = plain */
 	struct sl_conn		*conns;		/* every open connection */
 	size_t			 nconns;
 	int			 draining;
+	const struct sl_obs_region *obs;	/* outbound health or NULL */
+	struct sl_balancer_state bal;		/* for sl_balancer_pick */
 };
 
 enum sl_conn_state {

@@ -42,7 +42,7 @@ struct sl_pxc {
 	size_t		 line_len;
 	uint32_t	 hdr_bytes;	/* HTTP: response header so far */
 	int		 status;	/* HTTP status, 0 = line not read */
-	int		 bol;		/* HTTP: at a line start (1), after CR (2) */
+	int		 bol;		/* HTTP: line start (1), then CR (2) */
 	char		 err[192];
 };
 

@@ -32,6 +32,7 @@ struct listener {
 
 struct worker {
 	struct sl_wctx	 w;
+	struct sl_obs_region obs;
 	struct listener	*l;
 	size_t		 nl;
 	struct sl_ev	 sig;
@@ -146,6 +147,19 @@ setup_listeners(struct worker *wk, const struct sl_boot *b)
 	return 0;
 }
 
+/* Balancers: this worker's state and, read-only, the observer's region
+ * (without it balancers see no observation, not an error). */
+static int
+setup_balancing(struct worker *wk, const struct sl_boot *b, const char **err)
+{
+	const char *oerr;
+
+	if (b->obs_fd >= 0 && sl_obs_map(b->obs_fd, 0, &wk->obs, &oerr) == -1)
+		sl_error("%s", oerr);
+	wk->w.obs = wk->obs.base != NULL ? &wk->obs : NULL;
+	return sl_balancer_state_init(&wk->w.bal, &wk->w.img, err);
+}
+
 static void
 teardown(struct worker *wk)
 {
@@ -166,6 +180,8 @@ teardown(struct worker *wk)
 	if (wk->w.loop != NULL)
 		sl_loop_free(wk->w.loop);
 	sl_rxtab_free(wk->w.rx);
+	sl_balancer_state_free(&wk->w.bal);
+	sl_obs_unmap(&wk->obs);
 	sl_img_close(&wk->w.img);
 }
 
@@ -194,6 +210,7 @@ sl_worker_run(const struct sl_boot *b)
 	if ((wk.w.loop = sl_loop_new()) == NULL ||
 	    (wk.w.dns = sl_dns_new(wk.w.loop, &err)) == NULL ||
 	    setup_signals(&wk) == -1 || setup_tls(&wk) == -1 ||
+	    setup_balancing(&wk, b, &err) == -1 ||
 	    setup_listeners(&wk, b) == -1) {
 		sl_error("worker setup failed: %s", err ? err :
 		    strerror(errno));
