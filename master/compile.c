@@ -460,7 +460,7 @@ add_send_through(struct cc *c, const struct sl_conf_outbound *o,
 	struct sockaddr_in *in = (struct sockaddr_in *)a.sa;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)a.sa;
 
-	*idx = SL_IMG_NONE;
+	*idx = 0;
 	if (o->send_through == NULL || *o->send_through == '\0')
 		return 0;
 	memset(&a, 0, sizeof(a));
@@ -475,7 +475,7 @@ add_send_through(struct cc *c, const struct sl_conf_outbound *o,
 		    "an IP address", o->send_through);
 		return -1;
 	}
-	*idx = sl_imgb_add(&c->b, SL_SECT_ADDRS, &a, sizeof(a));
+	*idx = sl_imgb_add(&c->b, SL_SECT_ADDRS, &a, sizeof(a)) + 1;
 	return 0;
 }
 

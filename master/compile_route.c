@@ -770,7 +770,6 @@ cc_sniffing(struct cc *c, const struct sl_conf_inbound *in,
 	const struct sl_conf_sniffing *s = &in->sniffing;
 	int rc = 0;
 
-	rec->sniff_ips_excl = SL_IMG_NONE;
 	if (!s->enabled)
 		return 0;
 	rec->sniff = SL_IMG_SNIFF_ON |
@@ -782,7 +781,8 @@ cc_sniffing(struct cc *c, const struct sl_conf_inbound *in,
 	    s->ndomains_excluded, &rec->sniff_excl_first,
 	    &rec->sniff_excl_count) == -1)
 		rc = -1;
-	rec->sniff_ips_excl = ip_field(c, s->ips_excluded, s->nips_excluded,
-	    &rc);
+	if (s->nips_excluded > 0)
+		rec->sniff_ips_excl = ip_field(c, s->ips_excluded,
+		    s->nips_excluded, &rc) + 1;
 	return rc;
 }

@@ -117,7 +117,7 @@ struct sl_img_inbound {
 	uint8_t		sniff_override;	/* SL_IMG_PROTO_* bits (destOverride) */
 	uint16_t	pad2;
 	uint32_t	sniff_excl_first, sniff_excl_count; /* U32: domset ids */
-	uint32_t	sniff_ips_excl;	/* IPMATCH index, SL_IMG_NONE = none */
+	uint32_t	sniff_ips_excl;	/* IPMATCH index + 1, 0 = none */
 };
 
 #define SL_IMG_NONE		UINT32_MAX
@@ -211,7 +211,7 @@ struct sl_img_outbound {
 	uint32_t	default_block_ipset;	/* index into IPSETS */
 	uint32_t	level;		/* userLevel */
 	/* freedom */
-	uint32_t	send_through;	/* ADDRS index (port 0), SL_IMG_NONE */
+	uint32_t	send_through;	/* ADDRS index + 1 (port 0), 0 = none */
 	struct sl_str	redirect_host;	/* "" = keep the target address */
 	uint16_t	redirect_port;	/* 0 = keep the target port */
 	uint16_t	pad2;

@@ -83,8 +83,8 @@ check_inbounds(struct check *c)
 		    !range_ok(c, SL_SECT_CERTS, in->certs_first,
 		    in->certs_count) ||
 		    !range_ok(c, SL_SECT_U32, in->sniff_excl_first,
-		    in->sniff_excl_count) || !opt_ok(c, SL_SECT_IPMATCH,
-		    in->sniff_ips_excl))
+		    in->sniff_excl_count) || (in->sniff_ips_excl != 0 &&
+		    !index_ok(c, SL_SECT_IPMATCH, in->sniff_ips_excl - 1)))
 			FAIL(c, "inbound: bad range");
 		if (!u32_refs_ok(c, in->sniff_excl_first, in->sniff_excl_count,
 		    SL_SECT_DOMSETS))
@@ -194,7 +194,8 @@ check_outbounds(struct check *c)
 		if (!str_ok(c, o->tag) || !range_ok(c, SL_SECT_FINAL_RULES,
 		    o->final_first, o->final_count) ||
 		    !index_ok(c, SL_SECT_IPSETS, o->default_block_ipset) ||
-		    !opt_ok(c, SL_SECT_ADDRS, o->send_through) ||
+		    (o->send_through != 0 &&
+		    !index_ok(c, SL_SECT_ADDRS, o->send_through - 1)) ||
 		    !str_ok(c, o->redirect_host) || !str_ok(c, o->server) ||
 		    !str_ok(c, o->user) || !str_ok(c, o->pass) ||
 		    !range_ok(c, SL_SECT_ADDRS, o->server_addrs_first,

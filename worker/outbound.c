@@ -290,8 +290,8 @@ freedom(struct sl_conn *c, const struct sl_img_outbound *o)
 	int fam = strategy_family(o->strategy);
 
 	redirect(c, o);
-	c->bind = o->send_through == SL_IMG_NONE ? NULL : SL_IMG_REC(
-	    &c->w->img, SL_SECT_ADDRS, struct sl_img_addr, o->send_through);
+	c->bind = o->send_through == 0 ? NULL : SL_IMG_REC(&c->w->img,
+	    SL_SECT_ADDRS, struct sl_img_addr, o->send_through - 1);
 	if (c->target.atyp != SL_ATYP_DOMAIN) {
 		target_ip(c);
 		return;

@@ -205,8 +205,8 @@ excluded(struct sl_conn *c, const char *domain, size_t len)
 		if (sl_domset_match(img, c->w->rx, sets[i], domain, len))
 			return 1;
 	sa = target_addr(&c->target, &ss);
-	return c->in->sniff_ips_excl != SL_IMG_NONE && sa != NULL &&
-	    sl_route_ipmatch(img, c->in->sniff_ips_excl, sa);
+	return c->in->sniff_ips_excl != 0 && sa != NULL &&
+	    sl_route_ipmatch(img, c->in->sniff_ips_excl - 1, sa);
 }
 
 /* Xray's shouldOverride: a destOverride entry and the sniffed protocol
