@@ -238,7 +238,7 @@ struct sl_img_port_range {
 	uint16_t	from, to;
 };
 
-/* v4_index: SL_IMG_NONE, or the BLOB offset of SL_IPSET_BUCKETS + 1
+/* v4_index: 0 = none, or 1 + the BLOB offset of SL_IPSET_BUCKETS + 1
  * uint32_t: entry b is the first range (relative to v4_first) that ends at
  * or after address b << (32 - SL_IPSET_BUCKET_BITS). */
 #define SL_IPSET_BUCKET_BITS	12

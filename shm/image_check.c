@@ -170,13 +170,13 @@ v4_index_ok(const struct check *c, const struct sl_img_ipset *s)
 	const uint32_t *idx;
 	uint64_t bytes = (SL_IPSET_BUCKETS + 1) * sizeof(uint32_t);
 
-	if (s->v4_index == SL_IMG_NONE)
+	if (s->v4_index == 0)
 		return 1;
-	if (s->v4_index % 4 != 0 ||
-	    s->v4_index + bytes > c->hdr->sect[SL_SECT_BLOB].count)
+	if ((s->v4_index - 1) % 4 != 0 ||
+	    s->v4_index - 1 + bytes > c->hdr->sect[SL_SECT_BLOB].count)
 		return 0;
 	idx = (const uint32_t *)(c->base + c->hdr->sect[SL_SECT_BLOB].off +
-	    s->v4_index);
+	    s->v4_index - 1);
 	for (uint32_t b = 0; b < SL_IPSET_BUCKETS; b++)
 		if (idx[b] > idx[b + 1])
 			return 0;

@@ -142,7 +142,7 @@ v4_index(struct sl_img_builder *b, const struct sl_img_v4_range *r, size_t n)
 	size_t k = 0;
 
 	if (n < 64)
-		return SL_IMG_NONE;
+		return 0;
 	for (uint32_t bk = 0; bk < SL_IPSET_BUCKETS; bk++) {
 		uint32_t start = bk << (32 - SL_IPSET_BUCKET_BITS);
 
@@ -151,7 +151,7 @@ v4_index(struct sl_img_builder *b, const struct sl_img_v4_range *r, size_t n)
 		idx[bk] = (uint32_t)k;
 	}
 	idx[SL_IPSET_BUCKETS] = (uint32_t)n;
-	return sl_imgb_blob(b, idx, sizeof(idx));
+	return sl_imgb_blob(b, idx, sizeof(idx)) + 1;
 }
 
 uint32_t
@@ -211,9 +211,9 @@ match_v4(const struct sl_img *img, const struct sl_img_ipset *s, uint32_t a)
 	    struct sl_img_v4_range, s->v4_first);
 	size_t n = s->v4_count;
 
-	if (s->v4_index != SL_IMG_NONE) {
+	if (s->v4_index != 0) {
 		/* The holder, if any, is in [idx[b], idx[b + 1]]. */
-		const uint32_t *idx = sl_img_blob(img, s->v4_index);
+		const uint32_t *idx = sl_img_blob(img, s->v4_index - 1);
 		uint32_t bk = a >> (32 - SL_IPSET_BUCKET_BITS);
 		uint32_t first = idx[bk], last = idx[bk + 1];
 

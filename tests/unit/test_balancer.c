@@ -51,7 +51,7 @@ fx_begin(struct fx *f)
 		memset(&o, 0, sizeof(o));
 		o.tag = sl_imgb_cstr(&f->b, tags[i]);
 		o.protocol = SL_IMG_OUT_FREEDOM;
-		o.send_through = SL_IMG_NONE;
+		o.send_through = 0;	/* none */
 		sl_imgb_add(&f->b, SL_SECT_OUTBOUNDS, &o, sizeof(o));
 	}
 }

@@ -220,7 +220,7 @@ add_outbounds(struct sl_img_builder *b)
 		memset(&o, 0, sizeof(o));
 		o.tag = sl_imgb_cstr(b, outs[i].tag);
 		o.protocol = outs[i].proto;
-		o.send_through = SL_IMG_NONE;
+		o.send_through = 0;	/* none */
 		o.user = sl_imgb_cstr(b, outs[i].user);
 		o.pass = sl_imgb_cstr(b, outs[i].pass);
 		if (port != 0) {
