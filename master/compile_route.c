@@ -173,8 +173,10 @@ geosite_key(const struct sl_conf_domain *d)
 
 	if (attrs == NULL)
 		return NULL;
-	memcpy(attrs, d->attrs, d->nattrs * sizeof(*attrs));
-	qsort(attrs, d->nattrs, sizeof(*attrs), cmp_str);
+	if (d->nattrs > 0) {
+		memcpy(attrs, d->attrs, d->nattrs * sizeof(*attrs));
+		qsort(attrs, d->nattrs, sizeof(*attrs), cmp_str);
+	}
 	key_add(&k, "site", 4);
 	key_add(&k, d->file, strlen(d->file));
 	key_add(&k, d->value, strlen(d->value));

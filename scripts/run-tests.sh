@@ -68,7 +68,7 @@ done
 
 # ---- 2. fuzz corpus replay
 say "== fuzz"
-LIBS=$(pkg-config --libs libconfig json-c libcares openssl 2>/dev/null)
+LIBS="$(pkg-config --libs libconfig json-c libcares openssl libpcre2-8 libprotobuf-c 2>/dev/null) -lm"
 if [ -f build-san/libsluice.a ]; then
 	FB=build-san FFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 else
