@@ -53,9 +53,17 @@ for w in 1 4; do
 	done
 	sleep 1
 	kids=$(cat /proc/$pid/task/*/children)
-	set -- $(mem $pid $kids)
 	m=$(mem $pid)
-	echo "workers=$w: master+workers RSS ${1} kB, PSS ${2} kB (master alone: RSS/PSS ${m% *}/${m#* } kB)"
+	# the table image mapping: shared by all, private to none
+	img=$(for p in $pid $kids; do
+		awk '/sluice-image/ { on = 1; next } /^[0-9a-f]+-/ { on = 0 }
+		    on && /^(Rss|Pss|Private_Clean|Private_Dirty):/ { v[$1] += $2 }
+		    END { printf "%d %d %d\n", v["Rss:"], v["Pss:"],
+		    v["Private_Clean:"] + v["Private_Dirty:"] }' "/proc/$p/smaps"
+	done | awk '{ r += $1; p += $2; q += $3 } END { print r, p, q }')
+	set -- $(mem $pid $kids) $img
+	m=$(mem $pid)
+	echo "workers=$w: master+workers RSS ${1} kB, PSS ${2} kB (master alone: RSS/PSS ${m% *}/${m#* } kB); table image mappings: RSS ${3} kB, PSS ${4} kB, private ${5} kB"
 	kill -TERM $pid
 	wait $pid || true
 done

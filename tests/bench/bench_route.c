@@ -341,8 +341,12 @@ bench_compile(const char *dir)
 		sl_errors_free(&errs);
 	}
 	unlink(path);
-	printf("compile: parse+load+compile median %.1f ms (5 runs, min %.1f, "
-	    "max %.1f)\n", median(t, 5), t[0], t[4]);
+	{
+		double med = median(t, 5);	/* sorts t */
+
+		printf("compile: parse+load+compile median %.1f ms (5 runs, "
+		    "min %.1f, max %.1f)\n", med, t[0], t[4]);
+	}
 }
 
 int
