@@ -19,10 +19,12 @@
 
 struct key {
 	const uint8_t	*s;
-	uint64_t	 h;
+	uint64_t	 h;		/* ds_hash() */
 	uint32_t	 len;
-	uint32_t	 rx;		/* first link of its regexes */
-	uint32_t	 off;		/* of its record in the text */
+	uint32_t	 rx;		/* its regexes: first link, list position */
+	uint32_t	 ext;		/* long key: offset in the long keys */
+	uint32_t	 home, alt;	/* its two buckets */
+	uint32_t	 bucket;	/* where it went */
 	uint8_t		 flags;
 };
 
@@ -46,7 +48,7 @@ struct u32v {
 /* The finished automaton, ready to be copied into the blob. */
 struct acout {
 	uint8_t		 filter[DS_FILTER_LEN];
-	int		 has_filter;
+	uint32_t	 stride;	/* of the filter, 0 = none */
 	uint8_t		 cls[256];
 	uint32_t	 ncl, rows, out;
 	uint32_t	*tr;
@@ -69,10 +71,11 @@ struct build {
 	struct u32v	 words;
 	uint32_t	 mark;		/* of the list being written */
 	struct acout	 aco;
-	uint8_t		*text;
-	size_t		 text_len;
-	uint32_t	*slots;
-	unsigned	 bits, tagbits;
+	uint8_t		*ext;		/* long keys */
+	size_t		 ext_len;
+	uint8_t		*table;		/* buckets, then the filter */
+	size_t		 table_len, nhome, nbuckets;
+	unsigned	 bloom_bits;
 	const char	*err;
 };
 
@@ -274,8 +277,8 @@ build_free(struct build *b)
 	free(b->ac);
 	free(b->words.v);
 	free(b->aco.tr);
-	free(b->text);
-	free(b->slots);
+	free(b->ext);
+	free(b->table);
 }
 
 /* ---- regex lists ---- */
@@ -514,20 +517,35 @@ ac_lists(struct acb *a, struct build *b, uint32_t nreach, uint32_t *stamp)
 	return 0;
 }
 
+/* How many of the grams of S at J, J + 1, ... the keys have. */
+static uint32_t
+gram_cost(const uint16_t *count, const uint8_t *s, size_t j, size_t stride)
+{
+	uint32_t sum = 0;
+
+	for (size_t k = 0; k < stride; k++)
+		sum += count[ds_gram(s + j + k)];
+	return sum;
+}
+
 /*
- * The prefilter: for each automaton string, the bit of the 4-byte piece
- * of it that is rarest among the set's own keys (a sample of real names),
- * so few names pass by chance.  Needs every string to be 4 bytes or more.
+ * The prefilter: for each automaton string, STRIDE consecutive 4-byte
+ * pieces, those rarest among the set's own keys (a sample of real names)
+ * so that few names pass by chance.  A lookup tests every STRIDE-th
+ * position.  Needs every string to be 4 bytes or more.
  */
 static int
 ac_filter(struct build *b)
 {
+	size_t i, j, best, minlen = SIZE_MAX, stride;
 	uint16_t *count;
-	size_t i, j;
 
 	for (i = 0; i < b->nac; i++)
-		if (b->ac[i].len < 4)
-			return 0;
+		if (b->ac[i].len < minlen)
+			minlen = b->ac[i].len;
+	if (minlen < 4)
+		return 0;
+	stride = minlen - 3 < 4 ? minlen - 3 : 4;
 	if ((count = calloc(4096, sizeof(*count))) == NULL)
 		return fail(b, "domain set: out of memory");
 	for (i = 0; i < b->nkeys; i++)
@@ -538,17 +556,19 @@ ac_filter(struct build *b)
 				count[g]++;
 		}
 	for (i = 0; i < b->nac; i++) {
-		uint32_t best = ds_gram(b->ac[i].s);
+		const uint8_t *s = b->ac[i].s;
 
-		for (j = 1; j + 4 <= b->ac[i].len; j++) {
-			uint32_t g = ds_gram(b->ac[i].s + j);
+		for (best = 0, j = 1; j + 3 + stride <= b->ac[i].len; j++)
+			if (gram_cost(count, s, j, stride) <
+			    gram_cost(count, s, best, stride))
+				best = j;
+		for (j = best; j < best + stride; j++) {
+			uint32_t g = ds_gram(s + j);
 
-			if (count[g] < count[best])
-				best = g;
+			b->aco.filter[g >> 3] |= (uint8_t)(1u << (g & 7));
 		}
-		b->aco.filter[best >> 3] |= (uint8_t)(1u << (best & 7));
 	}
-	b->aco.has_filter = 1;
+	b->aco.stride = (uint32_t)stride;
 	free(count);
 	return 0;
 }
@@ -611,75 +631,268 @@ out:
 	return r;
 }
 
+/* ---- the hash table ---- */
+
+/* Bytes a key takes in a bucket: tag, header, key or the offset of its
+ * long key, regex list position. */
 static size_t
-rec_size(const struct key *k)
+entry_size(const struct key *k)
 {
-	return 1 + (k->len >= DS_LONG ? 2 : 0) + k->len +
+	return 2 + (k->len < DS_EXT ? k->len : 4) +
 	    (k->flags & DS_REGEX ? 4 : 0);
 }
 
+/* Keys too long for the entry header: a uint16 length and the bytes. */
 static int
-build_text(struct build *b)
+build_ext(struct build *b)
 {
+	size_t len = 0;
 	uint8_t *p;
 
 	for (size_t i = 0; i < b->nkeys; i++)
-		b->text_len += rec_size(&b->keys[i]);
-	if (b->text_len >= DS_MAX_TEXT)
-		return fail(b, "domain set: too many patterns");
-	if ((b->text = malloc(b->text_len + 1)) == NULL)
+		if (b->keys[i].len >= DS_EXT)
+			len += 2 + b->keys[i].len;
+	if (len > UINT32_MAX / 2)
+		return fail(b, "domain set: too large");
+	if ((b->ext = malloc(len + 1)) == NULL)
 		return fail(b, "domain set: out of memory");
-	p = b->text;
+	p = b->ext;
 	for (size_t i = 0; i < b->nkeys; i++) {
 		struct key *k = &b->keys[i];
 
-		k->off = (uint32_t)(p - b->text);
-		if (k->len < DS_LONG)
-			*p++ = (uint8_t)(k->flags | k->len << 3);
-		else {
-			*p++ = (uint8_t)(k->flags | DS_LONG << 3);
-			*p++ = (uint8_t)k->len;
-			*p++ = (uint8_t)(k->len >> 8);
-		}
-		if (k->len > 0)
-			memcpy(p, k->s, k->len);
+		if (k->len < DS_EXT)
+			continue;
+		k->ext = (uint32_t)(p - b->ext);
+		*p++ = (uint8_t)k->len;
+		*p++ = (uint8_t)(k->len >> 8);
+		memcpy(p, k->s, k->len);
 		p += k->len;
-		if (k->flags & DS_REGEX)
-			for (int j = 0; j < 4; j++)
-				*p++ = (uint8_t)(k->rx >> (8 * j));
+	}
+	b->ext_len = len;
+	return 0;
+}
+
+/* Keys in the order of their bucket (a counting sort). */
+static uint32_t *
+by_bucket(struct build *b)
+{
+	uint32_t *count = calloc(b->nbuckets + 1, sizeof(*count));
+	uint32_t *order = malloc((b->nkeys + 1) * sizeof(*order));
+
+	if (count == NULL || order == NULL) {
+		free(count);
+		free(order);
+		fail(b, "domain set: out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < b->nkeys; i++)
+		count[b->keys[i].bucket + 1]++;
+	for (size_t h = 0; h < b->nbuckets; h++)
+		count[h + 1] += count[h];
+	for (size_t i = 0; i < b->nkeys; i++)
+		order[count[b->keys[i].bucket]++] = (uint32_t)i;
+	free(count);
+	return order;
+}
+
+/* Each bucket while placing: bytes used, its keys. */
+struct fillstate {
+	uint8_t		*used, *n;
+	uint32_t	*keys;		/* DS_BK_COUNT per bucket */
+	size_t		 cap;
+};
+
+static int
+fs_grow(struct build *b, struct fillstate *fs, size_t at)
+{
+	size_t cap = at * 2 + 16;
+	uint8_t *u = realloc(fs->used, cap), *n = realloc(fs->n, cap);
+	uint32_t *k = realloc(fs->keys, cap * DS_BK_COUNT * sizeof(*k));
+
+	if (u != NULL)
+		fs->used = u;
+	if (n != NULL)
+		fs->n = n;
+	if (k != NULL)
+		fs->keys = k;
+	if (u == NULL || n == NULL || k == NULL)
+		return fail(b, "domain set: out of memory");
+	memset(fs->used + fs->cap, 1, cap - fs->cap);
+	memset(fs->n + fs->cap, 0, cap - fs->cap);
+	fs->cap = cap;
+	return 0;
+}
+
+static int
+room(const struct fillstate *fs, size_t at, size_t size)
+{
+	return fs->used[at] + size <= DS_BK && fs->n[at] < DS_BK_COUNT;
+}
+
+static void
+fs_add(struct build *b, struct fillstate *fs, uint32_t i, size_t at)
+{
+	fs->keys[at * DS_BK_COUNT + fs->n[at]++] = i;
+	fs->used[at] += (uint8_t)entry_size(&b->keys[i]);
+	b->keys[i].bucket = (uint32_t)at;
+}
+
+static void
+fs_del(struct build *b, struct fillstate *fs, size_t at, unsigned j)
+{
+	uint32_t *m = fs->keys + at * DS_BK_COUNT;
+
+	fs->used[at] -= (uint8_t)entry_size(&b->keys[m[j]]);
+	m[j] = m[--fs->n[at]];
+}
+
+/* Make room for a key of SIZE in bucket AT by moving one of its keys to
+ * that key's other bucket.  1 if done. */
+static int
+kick(struct build *b, struct fillstate *fs, size_t at, size_t size)
+{
+	for (unsigned j = 0; j < fs->n[at]; j++) {
+		uint32_t m = fs->keys[at * DS_BK_COUNT + j];
+		const struct key *k = &b->keys[m];
+		size_t other = k->home == at ? k->alt : k->home;
+		size_t msize = entry_size(k);
+
+		if ((k->home != at && k->alt != at) || other == at ||
+		    !room(fs, other, msize) || fs->used[at] - msize + size >
+		    DS_BK)
+			continue;
+		fs_del(b, fs, at, j);
+		fs_add(b, fs, m, other);
+		return 1;
 	}
 	return 0;
 }
 
-/* Load at most 0.7, and at least one empty slot so a probe ends. */
+/*
+ * Each key goes to the emptier of its two buckets (two choices keep
+ * buckets evenly full), or makes room in one by moving a key to that
+ * key's other bucket; failing that, to the first bucket after its home
+ * with room, and every bucket it passes gets the "more" bit (in fill()).
+ */
 static int
-build_slots(struct build *b)
+place(struct build *b)
 {
-	size_t cap = 2, mask;
-	unsigned offbits = 0;
+	struct fillstate fs = { NULL, NULL, NULL, 0 };
+	size_t top = 0;
+	int r = -1;
 
-	b->bits = 1;
-	while (cap * 7 < b->nkeys * 10 || cap <= b->nkeys) {
-		cap *= 2;
-		b->bits++;
-	}
-	while ((b->text_len >> offbits) != 0)
-		offbits++;
-	b->tagbits = 32 - offbits;
-	if ((b->slots = calloc(cap, sizeof(*b->slots))) == NULL)
-		return fail(b, "domain set: out of memory");
-	mask = cap - 1;
+	if (fs_grow(b, &fs, b->nhome) == -1)
+		goto out;
 	for (size_t i = 0; i < b->nkeys; i++) {
-		uint64_t f = b->keys[i].h;
-		size_t j;
+		const struct key *k = &b->keys[i];
+		size_t size = entry_size(k), at = k->home;
 
-		for (j = ds_index(f, (uint32_t)mask); b->slots[j] != 0;
-		    j = (j + 1) & mask)
-			;
-		b->slots[j] = ds_tag(f, b->tagbits) << offbits |
-		    (b->keys[i].off + 1);
+		if (fs.used[k->alt] < fs.used[at] || !room(&fs, at, size))
+			at = k->alt;
+		if (!room(&fs, at, size) && !kick(b, &fs, k->home, size) &&
+		    !kick(b, &fs, k->alt, size))
+			for (at = k->home + 1; at >= fs.cap ||
+			    !room(&fs, at, size); at++)
+				if (at >= fs.cap && fs_grow(b, &fs, at) == -1)
+					goto out;
+		if (!room(&fs, at, size))
+			at = room(&fs, k->home, size) ? k->home : k->alt;
+		fs_add(b, &fs, (uint32_t)i, at);
+		if (at + 1 > top)
+			top = at + 1;
 	}
-	return 0;
+	b->nbuckets = top > b->nhome ? top : b->nhome;
+	r = 0;
+out:
+	free(fs.used);
+	free(fs.n);
+	free(fs.keys);
+	return r;
+}
+
+static void
+put_entry(uint8_t *bk, size_t i, size_t *off, const struct key *k)
+{
+	uint8_t *e = bk + *off;
+
+	bk[1 + i] = ds_tag(k->h);
+	if (k->len < DS_EXT) {
+		*e++ = (uint8_t)(k->flags | k->len << 3);
+		if (k->len > 0)
+			memcpy(e, k->s, k->len);
+		e += k->len;
+	} else {
+		*e++ = (uint8_t)(k->flags | DS_EXT << 3);
+		for (int j = 0; j < 4; j++)
+			*e++ = (uint8_t)(k->ext >> (8 * j));
+	}
+	if (k->flags & DS_REGEX)
+		for (int j = 0; j < 4; j++)
+			*e++ = (uint8_t)(k->rx >> (8 * j));
+	*off = (size_t)(e - bk);
+}
+
+/* Write the buckets: count, tags, entries; "more" bits; the filter. */
+static void
+fill(struct build *b, const uint32_t *order)
+{
+	uint8_t *bloom = b->table + (size_t)DS_BK * b->nbuckets;
+	uint32_t bmask = (UINT32_C(1) << b->bloom_bits) - 1;
+
+	for (size_t i = 0, j; i < b->nkeys; i = j) {
+		uint32_t at = b->keys[order[i]].bucket;
+		uint8_t *bk = b->table + (size_t)DS_BK * at;
+		size_t off;
+
+		for (j = i; j < b->nkeys && b->keys[order[j]].bucket == at; j++)
+			;
+		bk[0] = (uint8_t)(j - i);
+		off = 1 + (j - i);
+		for (size_t k = i; k < j; k++)
+			put_entry(bk, k - i, &off, &b->keys[order[k]]);
+	}
+	for (size_t i = 0; i < b->nkeys; i++) {
+		const struct key *k = &b->keys[i];
+		uint32_t bit = ds_bloom_bit(k->h, bmask);
+
+		if (k->bucket != k->alt)
+			for (size_t h = k->home; h < k->bucket; h++)
+				b->table[DS_BK * h] |= DS_BK_MORE;
+		bloom[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+	}
+}
+
+/*
+ * Buckets about 4/5 full, so most lookups read one or two cache lines at
+ * the same time; a filter of 8 bits or more per key in front, so most
+ * absent names read none.
+ */
+static int
+build_table(struct build *b)
+{
+	size_t total = 0;
+	uint32_t *order;
+
+	for (size_t i = 0; i < b->nkeys; i++)
+		total += entry_size(&b->keys[i]);
+	b->nhome = total * 5 / 4 / (DS_BK - 1) + 1;
+	for (b->bloom_bits = 6; ((size_t)1 << b->bloom_bits) < 8 * b->nkeys;
+	    b->bloom_bits++)
+		;
+	if (b->nhome > UINT32_MAX / 4 || b->bloom_bits > 31)
+		return fail(b, "domain set: too many patterns");
+	for (size_t i = 0; i < b->nkeys; i++) {
+		b->keys[i].home = ds_home(b->keys[i].h, b->nhome);
+		b->keys[i].alt = ds_alt(b->keys[i].h, b->nhome);
+	}
+	if (place(b) == -1 || (order = by_bucket(b)) == NULL)
+		return -1;
+	b->table_len = (size_t)DS_BK * b->nbuckets +
+	    ((size_t)1 << b->bloom_bits) / 8;
+	if ((b->table = calloc(1, b->table_len)) != NULL)
+		fill(b, order);
+	free(order);
+	return b->table != NULL ? 0 : fail(b, "domain set: out of memory");
 }
 
 /* ---- the blob and the record ---- */
@@ -690,47 +903,73 @@ align(size_t n, size_t a)
 	return (n + a - 1) & ~(a - 1);
 }
 
+/* The blob starts 8-aligned in BLOB; pad so the buckets start on a cache
+ * line of the section (which the image starts on a cache line). */
+static size_t
+table_pad(struct sl_img_builder *ib)
+{
+	size_t at = align(sl_imgb_count(ib, SL_SECT_BLOB, 1), 8);
+
+	return (DS_BK - at % DS_BK) % DS_BK;
+}
+
+/* Offsets of each part; the blob length. */
+static size_t
+layout(struct build *b, struct sl_img_builder *ib, struct sl_img_domset *d)
+{
+	size_t off = 0, filter = b->aco.stride ? DS_FILTER_LEN : 0;
+	uint32_t *p = d->param;
+
+	p[DS_P_FLAGS] = (b->match_all ? DS_MATCH_ALL : 0) |
+	    (b->nac ? DS_HAS_AC : 0);
+	if (filter)
+		p[DS_P_FLAGS] |= DS_AC_FILTER | (b->aco.stride - 1) << 19;
+	if (b->nkeys > 0) {
+		off = table_pad(ib);
+		p[DS_P_FLAGS] |= b->bloom_bits;
+		p[DS_P_TABLE] = (uint32_t)off;
+		p[DS_P_NHOME] = (uint32_t)b->nhome;
+		p[DS_P_NBUCKETS] = (uint32_t)b->nbuckets;
+		off += b->table_len;
+		p[DS_P_EXT] = (uint32_t)off;
+		off += b->ext_len;
+	}
+	off = align(off, 8);
+	if (b->nac > 0) {
+		p[DS_P_AC] = (uint32_t)off;
+		off += sizeof(struct ds_achdr) + filter + 256 +
+		    (size_t)b->aco.rows * b->aco.ncl * 4;
+	}
+	p[DS_P_LISTS] = (uint32_t)off;
+	return off + b->words.n * 4;
+}
+
 static int
 emit(struct build *b, struct sl_img_builder *ib, struct sl_img_domset *d)
 {
-	size_t ht = b->nkeys ? (size_t)4 << b->bits : 0, off, len;
-	size_t trlen = (size_t)b->aco.rows * b->aco.ncl * 4;
-	uint8_t *blob;
+	size_t len = layout(b, ib, d), filter = b->aco.stride ?
+	    DS_FILTER_LEN : 0;
+	struct ds_achdr h = { b->aco.ncl, b->aco.rows, b->aco.out, 0 };
+	uint8_t *blob, *ac;
 
-	size_t filter = b->aco.has_filter ? DS_FILTER_LEN : 0;
-
-	d->param[DS_P_FLAGS] = (b->match_all ? DS_MATCH_ALL : 0) |
-	    (b->nac ? DS_HAS_AC : 0) | (filter ? DS_AC_FILTER : 0);
-	if (b->nkeys > 0) {
-		d->param[DS_P_FLAGS] |= b->bits | b->tagbits << 8;
-		d->param[DS_P_TEXT_OFF] = (uint32_t)ht;
-		d->param[DS_P_TEXT_LEN] = (uint32_t)b->text_len;
-	}
-	off = align(ht + b->text_len, 8);
-	if (b->nac > 0) {
-		d->param[DS_P_AC_OFF] = (uint32_t)off;
-		d->param[DS_P_AC_NCL] = b->aco.ncl;
-		d->param[DS_P_AC_ROWS] = b->aco.rows;
-		d->param[DS_P_AC_OUT] = b->aco.out;
-		off += filter + 256 + trlen;
-	}
-	len = off + b->words.n * 4;
 	if (len > UINT32_MAX || (blob = calloc(1, len ? len : 1)) == NULL)
 		return fail(b, "domain set: too large");
-	if (ht > 0) {
-		memcpy(blob, b->slots, ht);
-		memcpy(blob + ht, b->text, b->text_len);
+	if (b->nkeys > 0) {
+		memcpy(blob + d->param[DS_P_TABLE], b->table, b->table_len);
+		if (b->ext_len > 0)
+			memcpy(blob + d->param[DS_P_EXT], b->ext, b->ext_len);
 	}
 	if (b->nac > 0) {
-		uint8_t *ac = blob + d->param[DS_P_AC_OFF];
-
-		memcpy(ac, b->aco.filter, filter);
-		memcpy(ac + filter, b->aco.cls, 256);
-		memcpy(ac + filter + 256, b->aco.tr, trlen);
+		ac = blob + d->param[DS_P_AC];
+		memcpy(ac, &h, sizeof(h));
+		memcpy(ac + sizeof(h), b->aco.filter, filter);
+		memcpy(ac + sizeof(h) + filter, b->aco.cls, 256);
+		memcpy(ac + sizeof(h) + filter + 256, b->aco.tr,
+		    (size_t)b->aco.rows * b->aco.ncl * 4);
 	}
 	if (b->words.n > 0)
-		memcpy(blob + off, b->words.v, b->words.n * 4);
-	d->param[DS_P_LISTS_OFF] = (uint32_t)off;
+		memcpy(blob + d->param[DS_P_LISTS], b->words.v,
+		    b->words.n * 4);
 	d->blob_len = (uint32_t)len;
 	/* An empty set has no bytes (and BLOB may still have no buffer). */
 	d->blob_off = len > 0 ? sl_imgb_blob(ib, blob, len) : 0;
@@ -753,8 +992,8 @@ sl_domset_build(struct sl_img_builder *ib, const struct sl_dom_pat *p,
 	for (size_t i = 0; i < n; i++)
 		if (add_pattern(&b, &p[i], &rx) == -1)
 			goto out;
-	if (build_lists(&b) == -1 || build_text(&b) == -1 ||
-	    (b.nkeys > 0 && build_slots(&b) == -1) ||
+	if (build_lists(&b) == -1 || (b.nkeys > 0 && (build_ext(&b) == -1 ||
+	    build_table(&b) == -1)) ||
 	    emit(&b, ib, &d) == -1)
 		goto out;
 	d.nentries = (uint32_t)n;
