@@ -166,27 +166,38 @@ dots_in(uint64_t w)
 	return ~(((x & lo7) + lo7) | x | lo7);
 }
 
-/* A padded name: its dots a word at a time (a branch per byte would
- * mispredict at every dot), then its labels right to left. */
+/* Bit i set where byte i of the first 64 of a padded name is a '.'. */
+static inline uint64_t
+dot_mask(const struct name *nm)
+{
+	uint64_t mask = 0;
+
+	for (size_t k = 0; k * 8 < nm->len && k < 8; k++)
+		mask |= (dots_in(nm->w[k]) >> 7) * UINT64_C(0x0102040810204080)
+		    >> 56 << (8 * k);
+	return mask;
+}
+
+/* A padded name of up to 64 bytes: its dots a word at a time (a branch
+ * per byte would mispredict at every dot), then its labels right to
+ * left. */
 static int
 match_padded(const struct ht *t, const struct name *nm, struct cand *c)
 {
-	uint16_t at[DS_SHORT + 1];
-	size_t n = 1, end = nm->len;
+	uint64_t mask = dot_mask(nm), s = DS_SEED;
+	size_t end = nm->len, dot;
 	struct probes p;
-	uint64_t s = DS_SEED;
 
-	at[0] = 0;
-	for (size_t k = 0; k * 8 < nm->len; k++)
-		for (uint64_t m = dots_in(nm->w[k]); m != 0; m &= m - 1)
-			at[n++] = (uint16_t)(k * 8 + DS_CTZ(m) / 8 + 1);
 	p.n = 0;
-	while (n-- > 0) {
-		s = ds_join(s, ds_label(nm->s + at[n], end - at[n], 1));
-		if (probe_add(&p, t, nm, s, at[n], c))
+	for (; mask != 0; mask &= ~(UINT64_C(1) << dot), end = dot) {
+		dot = 63 - DS_CLZ(mask);
+		s = ds_join(s, ds_label(nm->s + dot + 1, end - dot - 1, 1));
+		if (probe_add(&p, t, nm, s, dot + 1, c))
 			return 1;
-		end = at[n] - (n > 0);
 	}
+	s = ds_join(s, ds_label(nm->s, end, 1));
+	if (probe_add(&p, t, nm, s, 0, c))
+		return 1;
 	return probe_run(&p, t, nm, c);
 }
 #endif
@@ -202,19 +213,20 @@ match_hash(const struct sl_img_domset *d, const uint8_t *blob,
 
 	ht_init(&t, d, blob);
 #ifdef DS_SWAR
-	if (nm->padded)
+	if (nm->padded && nm->len <= 64)
 		return match_padded(&t, nm, c);
 #endif
 	p.n = 0;
 	for (size_t i = nm->len; i-- > 0;) {
 		if (nm->s[i] != '.')
 			continue;
-		s = ds_join(s, ds_label(nm->s + i + 1, end - i - 1, 0));
+		s = ds_join(s, ds_label(nm->s + i + 1, end - i - 1,
+		    nm->padded));
 		if (probe_add(&p, &t, nm, s, i + 1, c))
 			return 1;
 		end = i;
 	}
-	s = ds_join(s, ds_label(nm->s, end, 0));
+	s = ds_join(s, ds_label(nm->s, end, nm->padded));
 	if (probe_add(&p, &t, nm, s, 0, c))
 		return 1;
 	return probe_run(&p, &t, nm, c);

@@ -63,7 +63,7 @@ struct ds_achdr {
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define DS_SWAR		1
-#define DS_CTZ(x)	((size_t)__builtin_ctzll(x))
+#define DS_CLZ(x)	((size_t)__builtin_clzll(x))
 #endif
 
 #define DS_SEED		UINT64_C(0xcbf29ce484222325)
@@ -90,9 +90,19 @@ ds_word(uint64_t h, uint64_t w)
 static inline uint64_t
 ds_label(const uint8_t *p, size_t len, int padded)
 {
-	uint64_t h = DS_SEED ^ len, w;
+	uint64_t h = DS_SEED ^ len, w = 0;
 	size_t i;
 
+#ifdef DS_SWAR
+	/* Most labels are one word: no loop. */
+	if (padded && len <= 8) {
+		if (len == 0)
+			return h;
+		memcpy(&w, p, 8);
+		return ds_word(h, w & ~UINT64_C(0) >> (64 - 8 * len));
+	}
+#endif
+	(void)padded;
 	for (i = 0; i + 8 <= len; i += 8) {
 		memcpy(&w, p + i, 8);
 		h = ds_word(h, w);
@@ -100,14 +110,7 @@ ds_label(const uint8_t *p, size_t len, int padded)
 	if (i == len)
 		return h;
 	w = 0;
-#ifdef DS_SWAR
-	if (padded) {
-		memcpy(&w, p + i, 8);
-		w &= ~(~UINT64_C(0) << (8 * (len - i)));
-	} else
-#endif
-		memcpy(&w, p + i, len - i);
-	(void)padded;
+	memcpy(&w, p + i, len - i);
 	return ds_word(h, w);
 }
 

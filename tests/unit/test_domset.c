@@ -525,30 +525,33 @@ static const char *const rx_small[] = {
 	"^.+\\.b-a$", "a{3}", "^b\\.-$",
 };
 
+/* MIN..MAX bytes of the alphabet. */
 static void
-random_word(char *s, size_t max)
+random_word(char *s, size_t min, size_t max)
 {
 	static const char alpha[] = "ab.-";
-	size_t n = rnd((unsigned)max + 1);
+	size_t n = min + rnd((unsigned)(max - min + 1));
 
 	for (size_t i = 0; i < n; i++)
 		s[i] = alpha[rnd(sizeof(alpha) - 1)];
 	s[n] = '\0';
 }
 
+/* Keywords of KWMIN bytes or more: 4 and up turn the automaton's
+ * prefilter on, with a stride of up to KWMIN - 3. */
 static void
-random_set(char (*buf)[16], struct sl_dom_pat *p, size_t n)
+random_set(char (*buf)[16], struct sl_dom_pat *p, size_t n, size_t kwmin)
 {
 	for (size_t i = 0; i < n; i++) {
 		p[i].type = (int)rnd(4);
-		if (p[i].type == SL_DPAT_REGEX) {
+		if (p[i].type == SL_DPAT_REGEX)
 			p[i].value = rx_small[rnd(sizeof(rx_small) /
 			    sizeof(rx_small[0]))];
-		} else {
-			random_word(buf[i], p[i].type == SL_DPAT_SUBSTR ?
-			    5 : 6);
-			if (p[i].type == SL_DPAT_SUBSTR && buf[i][0] == '\0')
-				strcpy(buf[i], "ab");
+		else {
+			if (p[i].type == SL_DPAT_SUBSTR)
+				random_word(buf[i], kwmin, kwmin + 4);
+			else
+				random_word(buf[i], 0, 6);
 			p[i].value = buf[i];
 		}
 		p[i].len = strlen(p[i].value);
@@ -570,7 +573,7 @@ test_random_small(void **state)
 		struct ref r;
 		struct tab t;
 
-		random_set(buf, p, n);
+		random_set(buf, p, n, 1 + (size_t)round % 8);
 		img_base(&b);
 		t.set = sl_domset_build(&b, p, n, &err);
 		assert_int_not_equal(t.set, SL_IMG_NONE);
@@ -579,7 +582,7 @@ test_random_small(void **state)
 		for (int q = 0; q < 200; q++) {
 			int want;
 
-			random_word(name, 9);
+			random_word(name, 0, 12);
 			want = ref_match(&r, name);
 			if (m(&t, name) != want)
 				fail_msg("round %d: [%s] want %d", round, name,
@@ -841,7 +844,9 @@ big_compare(int shortkw, size_t nq)
 			fail_msg("[%s]: want %d", q, want);
 		hits += (size_t)want;
 	}
-	assert_true(hits > nq / 5 && hits < nq * 4 / 5);
+	/* Both outcomes were exercised often. */
+	print_message("%zu of %zu names match\n", hits, nq);
+	assert_true(hits > nq / 20 && hits < nq * 19 / 20);
 	/* The size budget: 32 bytes per entry, text included. */
 	assert_true(sl_domset_bytes(&t.img, t.set) < 32 * s.n);
 	ref_free(&r);
