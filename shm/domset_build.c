@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "shm/domset.h"
+#include "shm/domset_ac.h"
 #include "shm/domset_int.h"
 #include "shm/regex.h"
 
@@ -33,25 +34,9 @@ struct link {
 	uint32_t	 rx, next;
 };
 
-/* An automaton string: a SUBSTR pattern, or a regex literal. */
-struct acpat {
-	const uint8_t	*s;
-	uint32_t	 len;
-	uint32_t	 rx;		/* NONE for SUBSTR */
-};
-
 struct u32v {
 	uint32_t	*v;
 	size_t		 n, cap;
-};
-
-/* The finished automaton, ready to be copied into the blob. */
-struct acout {
-	uint8_t		 filter[DS_FILTER_LEN];
-	uint32_t	 stride;	/* of the filter, 0 = none */
-	uint8_t		 cls[256];
-	uint32_t	 ncl, rows, out;
-	uint32_t	*tr;
 };
 
 struct build {
@@ -64,13 +49,13 @@ struct build {
 	struct link	*links;
 	size_t		 nlinks;
 	uint32_t	 always;	/* link list */
-	struct acpat	*ac;
+	struct ds_acpat	*ac;		/* automaton strings */
 	size_t		 nac;
 	uint32_t	 nregex;
 	int		 match_all;
 	struct u32v	 words;
 	uint32_t	 mark;		/* of the list being written */
-	struct acout	 aco;
+	struct ds_ac	 aco;
 	uint8_t		*ext;		/* long keys */
 	size_t		 ext_len;
 	uint8_t		*table;		/* buckets, then the filter */
@@ -187,7 +172,8 @@ add_regex(struct build *b, const struct sl_dom_pat *p, uint32_t rx)
 		key = dot + 1;
 		kl = tl - (size_t)(key - tail);
 	}
-	if (key != NULL && (memchr(key, '.', kl) != NULL || kl >= nl))
+	if (key != NULL && kl <= DS_MAX_KEY &&
+	    (memchr(key, '.', kl) != NULL || kl >= nl))
 		return add_key(b, key, kl, DS_REGEX, rx);
 	if (nl > 0) {
 		add_ac(b, need, nl, rx);
@@ -214,7 +200,7 @@ add_pattern(struct build *b, const struct sl_dom_pat *p, uint32_t *rx)
 			b->match_all = 1;
 		else
 			add_ac(b, lower_copy(b, p->value, p->len), p->len,
-			    NONE);
+			    DS_AC_SUBSTR);
 		return 0;
 	case SL_DPAT_REGEX:
 		return add_regex(b, p, (*rx)++);
@@ -276,7 +262,7 @@ build_free(struct build *b)
 	free(b->links);
 	free(b->ac);
 	free(b->words.v);
-	free(b->aco.tr);
+	ds_ac_free(&b->aco);
 	free(b->ext);
 	free(b->table);
 }
@@ -308,293 +294,59 @@ list_open(struct build *b, uint32_t *pos)
 	return push(b, &b->words, 0);
 }
 
-/* ---- the automaton ---- */
+/* ---- the automaton and the regex lists ---- */
 
-struct acb {
-	uint32_t	 ncl;
-	uint8_t		 cls[256];
-	int32_t		*go;		/* n * ncl, -1 = none yet */
-	uint32_t	*fail, *dict, *own, *queue, *id;
-	uint8_t		*kw;
-	uint32_t	 n, cap;
-};
-
-static void
-ac_classes(struct acb *a, const struct build *b)
+/* How often each 4-byte piece occurs in the keys: real names, to pick
+ * rare pieces for the automaton's prefilter. */
+static uint16_t *
+key_grams(struct build *b)
 {
-	uint8_t used[256] = { 0 };
-	uint32_t k = 0;
-	int all = 1;
+	uint16_t *count = calloc(4096, sizeof(*count));
 
-	for (size_t i = 0; i < b->nac; i++)
-		for (uint32_t j = 0; j < b->ac[i].len; j++)
-			used[b->ac[i].s[j]] = 1;
-	for (int c = 0; c < 256; c++)
-		all &= used[c];
-	/* Class 0 is every byte no pattern has, unless there is none. */
-	for (int c = 0; c < 256; c++)
-		a->cls[c] = used[c] ? (uint8_t)(all ? k++ : ++k) : 0;
-	a->ncl = all ? 256 : k + 1;
-}
-
-static int
-ac_alloc(struct acb *a, struct build *b)
-{
-	uint64_t cap = 1;
-
-	for (size_t i = 0; i < b->nac; i++)
-		cap += b->ac[i].len;
-	if (cap * a->ncl > DS_MAX_AC)
-		return fail(b, "domain set: keyword automaton too large");
-	a->cap = (uint32_t)cap;
-	a->n = 1;
-	a->go = malloc(cap * a->ncl * sizeof(*a->go));
-	a->fail = calloc(cap, sizeof(*a->fail));
-	a->dict = malloc(cap * sizeof(*a->dict));
-	a->own = malloc(cap * sizeof(*a->own));
-	a->queue = malloc(cap * sizeof(*a->queue));
-	a->id = malloc(cap * sizeof(*a->id));
-	a->kw = calloc(cap, 1);
-	if (a->go == NULL || a->fail == NULL || a->dict == NULL ||
-	    a->own == NULL || a->queue == NULL || a->id == NULL ||
-	    a->kw == NULL)
-		return fail(b, "domain set: out of memory");
-	memset(a->go, 0xff, cap * a->ncl * sizeof(*a->go));
-	memset(a->own, 0xff, cap * sizeof(*a->own));
-	memset(a->dict, 0xff, cap * sizeof(*a->dict));
-	return 0;
-}
-
-static void
-ac_free(struct acb *a)
-{
-	free(a->go);
-	free(a->fail);
-	free(a->dict);
-	free(a->own);
-	free(a->queue);
-	free(a->id);
-	free(a->kw);
-}
-
-/* The trie; regex literals share the link array with the hash keys. */
-static void
-ac_insert(struct acb *a, struct build *b)
-{
-	for (size_t i = 0; i < b->nac; i++) {
-		const struct acpat *p = &b->ac[i];
-		uint32_t s = 0;
-
-		for (uint32_t j = 0; j < p->len; j++) {
-			int32_t *g = &a->go[(size_t)s * a->ncl + a->cls[p->s[j]]];
-
-			if (*g < 0)
-				*g = (int32_t)a->n++;
-			s = (uint32_t)*g;
-		}
-		if (p->rx == NONE)
-			a->kw[s] = 1;
-		else {
-			b->links[b->nlinks].rx = p->rx;
-			b->links[b->nlinks].next = a->own[s];
-			a->own[s] = (uint32_t)b->nlinks++;
-		}
+	if (count == NULL) {
+		fail(b, "domain set: out of memory");
+		return NULL;
 	}
-}
-
-/* Failure links in breadth-first order, completing each row into a DFA
- * row as it is dequeued (its failure state's row is complete by then). */
-static void
-ac_fail(struct acb *a)
-{
-	uint32_t head = 0, tail = 1;
-
-	a->queue[0] = 0;
-	while (head < tail) {
-		uint32_t u = a->queue[head++];
-		int32_t *row = &a->go[(size_t)u * a->ncl];
-		const int32_t *frow = &a->go[(size_t)a->fail[u] * a->ncl];
-
-		for (uint32_t c = 0; c < a->ncl; c++) {
-			uint32_t v, f;
-
-			if (row[c] < 0) {
-				row[c] = u == 0 ? 0 : frow[c];
-				continue;
-			}
-			v = (uint32_t)row[c];
-			f = u == 0 ? 0 : (uint32_t)frow[c];
-			a->fail[v] = f;
-			a->kw[v] |= a->kw[f];
-			a->dict[v] = a->own[f] != NONE ? f : a->dict[f];
-			a->queue[tail++] = v;
-		}
-	}
-}
-
-static int
-ac_has_rx(const struct acb *a, uint32_t s)
-{
-	return a->own[s] != NONE || a->dict[s] != NONE;
-}
-
-/* Number the states a lookup can be in (a SUBSTR end stops it): those
- * without regex output first, then the others.  Returns the row count. */
-static uint32_t
-ac_number(struct acb *a, struct build *b)
-{
-	uint32_t head = 0, tail = 1, rows = 0;
-
-	memset(a->id, 0xff, a->cap * sizeof(*a->id));
-	a->queue[0] = 0;
-	a->id[0] = 0;
-	while (head < tail) {
-		const int32_t *row = &a->go[(size_t)a->queue[head++] * a->ncl];
-
-		for (uint32_t c = 0; c < a->ncl; c++) {
-			uint32_t v = (uint32_t)row[c];
-
-			if (!a->kw[v] && a->id[v] == NONE) {
-				a->id[v] = 0;
-				a->queue[tail++] = v;
-			}
-		}
-	}
-	for (uint32_t i = 0; i < tail; i++)
-		if (!ac_has_rx(a, a->queue[i]))
-			a->id[a->queue[i]] = rows++;
-	b->aco.out = rows;
-	for (uint32_t i = 0; i < tail; i++)
-		if (ac_has_rx(a, a->queue[i]))
-			a->id[a->queue[i]] = rows++;
-	return tail;
-}
-
-static int
-ac_emit(struct acb *a, struct build *b, uint32_t nreach)
-{
-	struct acout *o = &b->aco;
-
-	memcpy(o->cls, a->cls, sizeof(o->cls));
-	o->ncl = a->ncl;
-	o->rows = nreach;
-	if ((o->tr = malloc((size_t)nreach * a->ncl * sizeof(*o->tr))) == NULL)
-		return fail(b, "domain set: out of memory");
-	for (uint32_t i = 0; i < nreach; i++) {
-		uint32_t s = a->queue[i];
-		const int32_t *row = &a->go[(size_t)s * a->ncl];
-		uint32_t *out = &o->tr[(size_t)a->id[s] * a->ncl];
-
-		for (uint32_t c = 0; c < a->ncl; c++)
-			out[c] = a->kw[row[c]] ? DS_HIT :
-			    a->id[row[c]] * a->ncl;
-	}
-	return 0;
-}
-
-/* Word 1 + (row - out) is the list of an output row: its own regexes and
- * those of every shorter literal it ends with. */
-static int
-ac_lists(struct acb *a, struct build *b, uint32_t nreach, uint32_t *stamp)
-{
-	uint32_t nout = nreach - b->aco.out, base = (uint32_t)b->words.n;
-
-	for (uint32_t i = 0; i < nout; i++)
-		if (push(b, &b->words, 0) == -1)
-			return -1;
-	for (uint32_t i = 0; i < nreach; i++) {
-		uint32_t s = a->queue[i], pos;
-
-		if (!ac_has_rx(a, s))
-			continue;
-		if (list_open(b, &pos) == -1)
-			return -1;
-		b->words.v[base + a->id[s] - b->aco.out] = pos;
-		for (uint32_t t = s; t != NONE; t = a->dict[t])
-			if (list_links(b, pos, a->own[t], stamp) == -1)
-				return -1;
-	}
-	return 0;
-}
-
-/* How many of the grams of S at J, J + 1, ... the keys have. */
-static uint32_t
-gram_cost(const uint16_t *count, const uint8_t *s, size_t j, size_t stride)
-{
-	uint32_t sum = 0;
-
-	for (size_t k = 0; k < stride; k++)
-		sum += count[ds_gram(s + j + k)];
-	return sum;
-}
-
-/*
- * The prefilter: for each automaton string, STRIDE consecutive 4-byte
- * pieces, those rarest among the set's own keys (a sample of real names)
- * so that few names pass by chance.  A lookup tests every STRIDE-th
- * position.  Needs every string to be 4 bytes or more.
- */
-static int
-ac_filter(struct build *b)
-{
-	size_t i, j, best, minlen = SIZE_MAX, stride;
-	uint16_t *count;
-
-	for (i = 0; i < b->nac; i++)
-		if (b->ac[i].len < minlen)
-			minlen = b->ac[i].len;
-	if (minlen < 4)
-		return 0;
-	stride = minlen - 3 < 4 ? minlen - 3 : 4;
-	if ((count = calloc(4096, sizeof(*count))) == NULL)
-		return fail(b, "domain set: out of memory");
-	for (i = 0; i < b->nkeys; i++)
-		for (j = 0; j + 4 <= b->keys[i].len; j++) {
+	for (size_t i = 0; i < b->nkeys; i++)
+		for (size_t j = 0; j + 4 <= b->keys[i].len; j++) {
 			uint32_t g = ds_gram(b->keys[i].s + j);
 
 			if (count[g] < UINT16_MAX)
 				count[g]++;
 		}
-	for (i = 0; i < b->nac; i++) {
-		const uint8_t *s = b->ac[i].s;
+	return count;
+}
 
-		for (best = 0, j = 1; j + 3 + stride <= b->ac[i].len; j++)
-			if (gram_cost(count, s, j, stride) <
-			    gram_cost(count, s, best, stride))
-				best = j;
-		for (j = best; j < best + stride; j++) {
-			uint32_t g = ds_gram(s + j);
+/* The automaton, and word 1 + i, the list of its output row out + i. */
+static int
+build_ac(struct build *b)
+{
+	uint16_t *count = key_grams(b);
+	uint32_t nout, base, pos;
+	int r;
 
-			b->aco.filter[g >> 3] |= (uint8_t)(1u << (g & 7));
-		}
-	}
-	b->aco.stride = (uint32_t)stride;
+	if (count == NULL)
+		return -1;
+	r = ds_ac_build(&b->aco, b->ac, b->nac, count, &b->err);
 	free(count);
+	if (r == -1)
+		return -1;
+	nout = b->aco.rows - b->aco.out;
+	base = (uint32_t)b->words.n;
+	for (uint32_t i = 0; i < nout; i++)
+		if (push(b, &b->words, 0) == -1)
+			return -1;
+	for (uint32_t i = 0; i < nout; i++) {
+		if (list_open(b, &pos) == -1)
+			return -1;
+		b->words.v[base + i] = pos;
+		for (uint32_t k = b->aco.first[i]; k < b->aco.first[i + 1]; k++)
+			if (push(b, &b->words, b->aco.rx[k]) == -1)
+				return -1;
+		b->words.v[pos] = b->aco.first[i + 1] - b->aco.first[i];
+	}
 	return 0;
 }
-
-static int
-build_ac(struct build *b, uint32_t *stamp)
-{
-	struct acb a;
-	uint32_t nreach;
-	int r = -1;
-
-	memset(&a, 0, sizeof(a));
-	ac_classes(&a, b);
-	if (ac_filter(b) == 0 && ac_alloc(&a, b) == 0) {
-		ac_insert(&a, b);
-		ac_fail(&a);
-		nreach = ac_number(&a, b);
-		if (ac_emit(&a, b, nreach) == 0 &&
-		    ac_lists(&a, b, nreach, stamp) == 0)
-			r = 0;
-	}
-	ac_free(&a);
-	return r;
-}
-
-/* ---- lists, text, slots ---- */
 
 /* Word 0, then the automaton's lists, "always", then each key's list. */
 static int
@@ -607,7 +359,7 @@ build_lists(struct build *b)
 		return fail(b, "domain set: out of memory");
 	if (b->nregex > 0 && push(b, &b->words, 0) == -1)
 		goto out;
-	if (b->nac > 0 && build_ac(b, stamp) == -1)
+	if (b->nac > 0 && build_ac(b) == -1)
 		goto out;
 	if (b->nregex > 0) {
 		if (list_open(b, &pos) == -1 ||
@@ -791,10 +543,12 @@ place(struct build *b)
 			at = k->alt;
 		if (!room(&fs, at, size) && !kick(b, &fs, k->home, size) &&
 		    !kick(b, &fs, k->alt, size))
-			for (at = k->home + 1; at >= fs.cap ||
-			    !room(&fs, at, size); at++)
+			for (at = k->home + 1;; at++) {
 				if (at >= fs.cap && fs_grow(b, &fs, at) == -1)
 					goto out;
+				if (room(&fs, at, size))
+					break;
+			}
 		if (!room(&fs, at, size))
 			at = room(&fs, k->home, size) ? k->home : k->alt;
 		fs_add(b, &fs, (uint32_t)i, at);
