@@ -17,42 +17,50 @@
  * A set is tried cheapest first: hash table, then automaton, then the
  * regexes the first two could not rule out.
  *
- * Record (struct sl_img_domset):
+ * Record (struct sl_img_domset; param[] names are DS_P_* in domset_int.h):
  *   blob_off, blob_len	the set's bytes in BLOB (8-aligned start)
  *   nentries		patterns given to sl_domset_build (for statistics)
  *   regex_first/count	its regexes, REGEXES [first, first + count)
- *   param[0]		bits 0-7: log2 of hash slots; 8-15: tag bits of a
- *			slot; bit 16: there is an automaton; bit 17: every
- *			name matches (an empty SUBSTR pattern)
- *   param[1], [2]	key text: offset in the blob, length (0 = no hash
- *			table; the slots are at blob offset 0)
- *   param[3]		automaton offset: a 256-byte class map, then
- *			param[5] rows of param[4] uint32 transitions
- *   param[4]		classes (bytes that occur in a pattern, + 1)
- *   param[5]		rows (automaton states that can be reached)
- *   param[6]		first row whose state makes regexes candidates
- *   param[7]		offset of the list words (uint32, to blob end)
+ *   param[0]		bits 0-4: log2 of the filter's bits, 0 = no hash
+ *			table; bit 16: an automaton; 17: every name
+ *			matches (an empty SUBSTR); 18: the automaton has a
+ *			prefilter; 19-20: its stride - 1
+ *   param[1]		offset of the buckets (a cache line of BLOB)
+ *   param[2]		home buckets: a key hashes to two of these
+ *   param[3]		buckets (home buckets and spill)
+ *   param[4]		offset of the long keys (up to the next part)
+ *   param[5]		offset of the automaton
+ *   param[6]		offset of the list words (uint32, to the blob end)
+ *   param[7]		0
+ *   Parts are in that order: buckets, filter, long keys, automaton, lists.
  *
- * Hash table: uint32 slots, linear probing, at least one empty slot.  A
- * slot is 0 (empty) or (tag << (32 - tag bits)) | (text offset + 1); the
- * tag is the top bits of the key's mixed hash, so most probes for absent
- * names never read the text.  A key record in the text is one byte
- * (flags in bits 0-2: FULL 1, DOMAIN 2, REGEX 4; length in bits 3-7, 31 =
- * a little-endian uint16 length follows), the key bytes and, with the
- * REGEX flag, a little-endian uint32 list position: regexes whose every
- * match ends with "." + key.  The hash runs over the key from its last
- * byte to its first, so a lookup gets the hash of every suffix of a name
- * in one pass and probes the name and each suffix after a '.'.
+ * Hash table: FULL and DOMAIN patterns, one key per distinct string.  A
+ * bucket is one 64-byte cache line: byte 0 is the entry count (bits 0-3)
+ * and "more" (bit 7: a key whose home this is lies in a later bucket);
+ * then a tag byte per entry; then the entries: a header byte (flags in
+ * bits 0-2: FULL 1, DOMAIN 2, REGEX 4; key length in bits 3-7, 31 = a
+ * long key), the key bytes or the little-endian uint32 offset of the long
+ * key (a uint16 length and the bytes), and with REGEX a uint32 list
+ * position: regexes whose every match ends with "." + key.  A key lies in
+ * its home bucket, its other bucket, or (rarely) a later bucket reached
+ * through "more" bits from its home.  Behind the buckets, a bit filter
+ * (8 or more bits per key, one set for each) lets most absent names skip
+ * them.  The hash works
+ * label by label from the right (domset_int.h), so one pass over a name
+ * yields the hash of the name and of every suffix after a '.'.
  *
  * Automaton (Aho-Corasick, complete DFA): SUBSTR patterns plus, for
- * regexes, a literal every match contains.  Transitions hold the target
- * row times the class count, or UINT32_MAX for a state that ends a SUBSTR
- * pattern (the set matches).  Row 0 is the start.
+ * regexes, a literal every match contains.  A header (classes, rows,
+ * first output row), the 512-byte prefilter (4-byte pieces), a 256-byte
+ * class map, then rows of uint32 transitions: target row times the class
+ * count, or UINT32_MAX when a SUBSTR pattern ends (the set matches).  Row
+ * 0 is the start; rows from the first output row on make regexes
+ * candidates.
  *
  * List words: word 0 is the position of the list of regexes that are
- * always tried; word 1 + (row - param[6]) the list of an automaton row
- * from param[6] on.  A list at position p is a count then that many
- * regex numbers relative to regex_first.  No words when count is 0.
+ * always tried; word 1 + (row - first output row) the list of an
+ * automaton row.  A list at position p is a count then that many regex
+ * numbers relative to regex_first.  No words when regex_count is 0.
  */
 #ifndef SL_SHM_DOMSET_H
 #define SL_SHM_DOMSET_H

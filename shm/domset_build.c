@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "shm/domset.h"
+#include "shm/domset_ac.h"
 #include "shm/domset_int.h"
 #include "shm/regex.h"
 
@@ -19,10 +20,12 @@
 
 struct key {
 	const uint8_t	*s;
-	uint64_t	 h;
+	uint64_t	 h;		/* ds_hash() */
 	uint32_t	 len;
-	uint32_t	 rx;		/* first link of its regexes */
-	uint32_t	 off;		/* of its record in the text */
+	uint32_t	 rx;		/* its regexes: first link, list position */
+	uint32_t	 ext;		/* long key: offset in the long keys */
+	uint32_t	 home, alt;	/* its two buckets */
+	uint32_t	 bucket;	/* where it went */
 	uint8_t		 flags;
 };
 
@@ -31,25 +34,9 @@ struct link {
 	uint32_t	 rx, next;
 };
 
-/* An automaton string: a SUBSTR pattern, or a regex literal. */
-struct acpat {
-	const uint8_t	*s;
-	uint32_t	 len;
-	uint32_t	 rx;		/* NONE for SUBSTR */
-};
-
 struct u32v {
 	uint32_t	*v;
 	size_t		 n, cap;
-};
-
-/* The finished automaton, ready to be copied into the blob. */
-struct acout {
-	uint8_t		 filter[DS_FILTER_LEN];
-	int		 has_filter;
-	uint8_t		 cls[256];
-	uint32_t	 ncl, rows, out;
-	uint32_t	*tr;
 };
 
 struct build {
@@ -62,17 +49,18 @@ struct build {
 	struct link	*links;
 	size_t		 nlinks;
 	uint32_t	 always;	/* link list */
-	struct acpat	*ac;
+	struct ds_acpat	*ac;		/* automaton strings */
 	size_t		 nac;
 	uint32_t	 nregex;
 	int		 match_all;
 	struct u32v	 words;
 	uint32_t	 mark;		/* of the list being written */
-	struct acout	 aco;
-	uint8_t		*text;
-	size_t		 text_len;
-	uint32_t	*slots;
-	unsigned	 bits, tagbits;
+	struct ds_ac	 aco;
+	uint8_t		*ext;		/* long keys */
+	size_t		 ext_len;
+	uint8_t		*table;		/* buckets, then the filter */
+	size_t		 table_len, nhome, nbuckets;
+	unsigned	 bloom_bits;
 	const char	*err;
 };
 
@@ -184,7 +172,8 @@ add_regex(struct build *b, const struct sl_dom_pat *p, uint32_t rx)
 		key = dot + 1;
 		kl = tl - (size_t)(key - tail);
 	}
-	if (key != NULL && (memchr(key, '.', kl) != NULL || kl >= nl))
+	if (key != NULL && kl <= DS_MAX_KEY &&
+	    (memchr(key, '.', kl) != NULL || kl >= nl))
 		return add_key(b, key, kl, DS_REGEX, rx);
 	if (nl > 0) {
 		add_ac(b, need, nl, rx);
@@ -211,7 +200,7 @@ add_pattern(struct build *b, const struct sl_dom_pat *p, uint32_t *rx)
 			b->match_all = 1;
 		else
 			add_ac(b, lower_copy(b, p->value, p->len), p->len,
-			    NONE);
+			    DS_AC_SUBSTR);
 		return 0;
 	case SL_DPAT_REGEX:
 		return add_regex(b, p, (*rx)++);
@@ -273,9 +262,9 @@ build_free(struct build *b)
 	free(b->links);
 	free(b->ac);
 	free(b->words.v);
-	free(b->aco.tr);
-	free(b->text);
-	free(b->slots);
+	ds_ac_free(&b->aco);
+	free(b->ext);
+	free(b->table);
 }
 
 /* ---- regex lists ---- */
@@ -305,276 +294,59 @@ list_open(struct build *b, uint32_t *pos)
 	return push(b, &b->words, 0);
 }
 
-/* ---- the automaton ---- */
+/* ---- the automaton and the regex lists ---- */
 
-struct acb {
-	uint32_t	 ncl;
-	uint8_t		 cls[256];
-	int32_t		*go;		/* n * ncl, -1 = none yet */
-	uint32_t	*fail, *dict, *own, *queue, *id;
-	uint8_t		*kw;
-	uint32_t	 n, cap;
-};
-
-static void
-ac_classes(struct acb *a, const struct build *b)
+/* How often each 4-byte piece occurs in the keys: real names, to pick
+ * rare pieces for the automaton's prefilter. */
+static uint16_t *
+key_grams(struct build *b)
 {
-	uint8_t used[256] = { 0 };
-	uint32_t k = 0;
-	int all = 1;
+	uint16_t *count = calloc(4096, sizeof(*count));
 
-	for (size_t i = 0; i < b->nac; i++)
-		for (uint32_t j = 0; j < b->ac[i].len; j++)
-			used[b->ac[i].s[j]] = 1;
-	for (int c = 0; c < 256; c++)
-		all &= used[c];
-	/* Class 0 is every byte no pattern has, unless there is none. */
-	for (int c = 0; c < 256; c++)
-		a->cls[c] = used[c] ? (uint8_t)(all ? k++ : ++k) : 0;
-	a->ncl = all ? 256 : k + 1;
-}
-
-static int
-ac_alloc(struct acb *a, struct build *b)
-{
-	uint64_t cap = 1;
-
-	for (size_t i = 0; i < b->nac; i++)
-		cap += b->ac[i].len;
-	if (cap * a->ncl > DS_MAX_AC)
-		return fail(b, "domain set: keyword automaton too large");
-	a->cap = (uint32_t)cap;
-	a->n = 1;
-	a->go = malloc(cap * a->ncl * sizeof(*a->go));
-	a->fail = calloc(cap, sizeof(*a->fail));
-	a->dict = malloc(cap * sizeof(*a->dict));
-	a->own = malloc(cap * sizeof(*a->own));
-	a->queue = malloc(cap * sizeof(*a->queue));
-	a->id = malloc(cap * sizeof(*a->id));
-	a->kw = calloc(cap, 1);
-	if (a->go == NULL || a->fail == NULL || a->dict == NULL ||
-	    a->own == NULL || a->queue == NULL || a->id == NULL ||
-	    a->kw == NULL)
-		return fail(b, "domain set: out of memory");
-	memset(a->go, 0xff, cap * a->ncl * sizeof(*a->go));
-	memset(a->own, 0xff, cap * sizeof(*a->own));
-	memset(a->dict, 0xff, cap * sizeof(*a->dict));
-	return 0;
-}
-
-static void
-ac_free(struct acb *a)
-{
-	free(a->go);
-	free(a->fail);
-	free(a->dict);
-	free(a->own);
-	free(a->queue);
-	free(a->id);
-	free(a->kw);
-}
-
-/* The trie; regex literals share the link array with the hash keys. */
-static void
-ac_insert(struct acb *a, struct build *b)
-{
-	for (size_t i = 0; i < b->nac; i++) {
-		const struct acpat *p = &b->ac[i];
-		uint32_t s = 0;
-
-		for (uint32_t j = 0; j < p->len; j++) {
-			int32_t *g = &a->go[(size_t)s * a->ncl + a->cls[p->s[j]]];
-
-			if (*g < 0)
-				*g = (int32_t)a->n++;
-			s = (uint32_t)*g;
-		}
-		if (p->rx == NONE)
-			a->kw[s] = 1;
-		else {
-			b->links[b->nlinks].rx = p->rx;
-			b->links[b->nlinks].next = a->own[s];
-			a->own[s] = (uint32_t)b->nlinks++;
-		}
+	if (count == NULL) {
+		fail(b, "domain set: out of memory");
+		return NULL;
 	}
-}
-
-/* Failure links in breadth-first order, completing each row into a DFA
- * row as it is dequeued (its failure state's row is complete by then). */
-static void
-ac_fail(struct acb *a)
-{
-	uint32_t head = 0, tail = 1;
-
-	a->queue[0] = 0;
-	while (head < tail) {
-		uint32_t u = a->queue[head++];
-		int32_t *row = &a->go[(size_t)u * a->ncl];
-		const int32_t *frow = &a->go[(size_t)a->fail[u] * a->ncl];
-
-		for (uint32_t c = 0; c < a->ncl; c++) {
-			uint32_t v, f;
-
-			if (row[c] < 0) {
-				row[c] = u == 0 ? 0 : frow[c];
-				continue;
-			}
-			v = (uint32_t)row[c];
-			f = u == 0 ? 0 : (uint32_t)frow[c];
-			a->fail[v] = f;
-			a->kw[v] |= a->kw[f];
-			a->dict[v] = a->own[f] != NONE ? f : a->dict[f];
-			a->queue[tail++] = v;
-		}
-	}
-}
-
-static int
-ac_has_rx(const struct acb *a, uint32_t s)
-{
-	return a->own[s] != NONE || a->dict[s] != NONE;
-}
-
-/* Number the states a lookup can be in (a SUBSTR end stops it): those
- * without regex output first, then the others.  Returns the row count. */
-static uint32_t
-ac_number(struct acb *a, struct build *b)
-{
-	uint32_t head = 0, tail = 1, rows = 0;
-
-	memset(a->id, 0xff, a->cap * sizeof(*a->id));
-	a->queue[0] = 0;
-	a->id[0] = 0;
-	while (head < tail) {
-		const int32_t *row = &a->go[(size_t)a->queue[head++] * a->ncl];
-
-		for (uint32_t c = 0; c < a->ncl; c++) {
-			uint32_t v = (uint32_t)row[c];
-
-			if (!a->kw[v] && a->id[v] == NONE) {
-				a->id[v] = 0;
-				a->queue[tail++] = v;
-			}
-		}
-	}
-	for (uint32_t i = 0; i < tail; i++)
-		if (!ac_has_rx(a, a->queue[i]))
-			a->id[a->queue[i]] = rows++;
-	b->aco.out = rows;
-	for (uint32_t i = 0; i < tail; i++)
-		if (ac_has_rx(a, a->queue[i]))
-			a->id[a->queue[i]] = rows++;
-	return tail;
-}
-
-static int
-ac_emit(struct acb *a, struct build *b, uint32_t nreach)
-{
-	struct acout *o = &b->aco;
-
-	memcpy(o->cls, a->cls, sizeof(o->cls));
-	o->ncl = a->ncl;
-	o->rows = nreach;
-	if ((o->tr = malloc((size_t)nreach * a->ncl * sizeof(*o->tr))) == NULL)
-		return fail(b, "domain set: out of memory");
-	for (uint32_t i = 0; i < nreach; i++) {
-		uint32_t s = a->queue[i];
-		const int32_t *row = &a->go[(size_t)s * a->ncl];
-		uint32_t *out = &o->tr[(size_t)a->id[s] * a->ncl];
-
-		for (uint32_t c = 0; c < a->ncl; c++)
-			out[c] = a->kw[row[c]] ? DS_HIT :
-			    a->id[row[c]] * a->ncl;
-	}
-	return 0;
-}
-
-/* Word 1 + (row - out) is the list of an output row: its own regexes and
- * those of every shorter literal it ends with. */
-static int
-ac_lists(struct acb *a, struct build *b, uint32_t nreach, uint32_t *stamp)
-{
-	uint32_t nout = nreach - b->aco.out, base = (uint32_t)b->words.n;
-
-	for (uint32_t i = 0; i < nout; i++)
-		if (push(b, &b->words, 0) == -1)
-			return -1;
-	for (uint32_t i = 0; i < nreach; i++) {
-		uint32_t s = a->queue[i], pos;
-
-		if (!ac_has_rx(a, s))
-			continue;
-		if (list_open(b, &pos) == -1)
-			return -1;
-		b->words.v[base + a->id[s] - b->aco.out] = pos;
-		for (uint32_t t = s; t != NONE; t = a->dict[t])
-			if (list_links(b, pos, a->own[t], stamp) == -1)
-				return -1;
-	}
-	return 0;
-}
-
-/*
- * The prefilter: for each automaton string, the bit of the 4-byte piece
- * of it that is rarest among the set's own keys (a sample of real names),
- * so few names pass by chance.  Needs every string to be 4 bytes or more.
- */
-static int
-ac_filter(struct build *b)
-{
-	uint16_t *count;
-	size_t i, j;
-
-	for (i = 0; i < b->nac; i++)
-		if (b->ac[i].len < 4)
-			return 0;
-	if ((count = calloc(4096, sizeof(*count))) == NULL)
-		return fail(b, "domain set: out of memory");
-	for (i = 0; i < b->nkeys; i++)
-		for (j = 0; j + 4 <= b->keys[i].len; j++) {
+	for (size_t i = 0; i < b->nkeys; i++)
+		for (size_t j = 0; j + 4 <= b->keys[i].len; j++) {
 			uint32_t g = ds_gram(b->keys[i].s + j);
 
 			if (count[g] < UINT16_MAX)
 				count[g]++;
 		}
-	for (i = 0; i < b->nac; i++) {
-		uint32_t best = ds_gram(b->ac[i].s);
+	return count;
+}
 
-		for (j = 1; j + 4 <= b->ac[i].len; j++) {
-			uint32_t g = ds_gram(b->ac[i].s + j);
+/* The automaton, and word 1 + i, the list of its output row out + i. */
+static int
+build_ac(struct build *b)
+{
+	uint16_t *count = key_grams(b);
+	uint32_t nout, base, pos;
+	int r;
 
-			if (count[g] < count[best])
-				best = g;
-		}
-		b->aco.filter[best >> 3] |= (uint8_t)(1u << (best & 7));
-	}
-	b->aco.has_filter = 1;
+	if (count == NULL)
+		return -1;
+	r = ds_ac_build(&b->aco, b->ac, b->nac, count, &b->err);
 	free(count);
+	if (r == -1)
+		return -1;
+	nout = b->aco.rows - b->aco.out;
+	base = (uint32_t)b->words.n;
+	for (uint32_t i = 0; i < nout; i++)
+		if (push(b, &b->words, 0) == -1)
+			return -1;
+	for (uint32_t i = 0; i < nout; i++) {
+		if (list_open(b, &pos) == -1)
+			return -1;
+		b->words.v[base + i] = pos;
+		for (uint32_t k = b->aco.first[i]; k < b->aco.first[i + 1]; k++)
+			if (push(b, &b->words, b->aco.rx[k]) == -1)
+				return -1;
+		b->words.v[pos] = b->aco.first[i + 1] - b->aco.first[i];
+	}
 	return 0;
 }
-
-static int
-build_ac(struct build *b, uint32_t *stamp)
-{
-	struct acb a;
-	uint32_t nreach;
-	int r = -1;
-
-	memset(&a, 0, sizeof(a));
-	ac_classes(&a, b);
-	if (ac_filter(b) == 0 && ac_alloc(&a, b) == 0) {
-		ac_insert(&a, b);
-		ac_fail(&a);
-		nreach = ac_number(&a, b);
-		if (ac_emit(&a, b, nreach) == 0 &&
-		    ac_lists(&a, b, nreach, stamp) == 0)
-			r = 0;
-	}
-	ac_free(&a);
-	return r;
-}
-
-/* ---- lists, text, slots ---- */
 
 /* Word 0, then the automaton's lists, "always", then each key's list. */
 static int
@@ -587,7 +359,7 @@ build_lists(struct build *b)
 		return fail(b, "domain set: out of memory");
 	if (b->nregex > 0 && push(b, &b->words, 0) == -1)
 		goto out;
-	if (b->nac > 0 && build_ac(b, stamp) == -1)
+	if (b->nac > 0 && build_ac(b) == -1)
 		goto out;
 	if (b->nregex > 0) {
 		if (list_open(b, &pos) == -1 ||
@@ -611,75 +383,270 @@ out:
 	return r;
 }
 
+/* ---- the hash table ---- */
+
+/* Bytes a key takes in a bucket: tag, header, key or the offset of its
+ * long key, regex list position. */
 static size_t
-rec_size(const struct key *k)
+entry_size(const struct key *k)
 {
-	return 1 + (k->len >= DS_LONG ? 2 : 0) + k->len +
+	return 2 + (k->len < DS_EXT ? k->len : 4) +
 	    (k->flags & DS_REGEX ? 4 : 0);
 }
 
+/* Keys too long for the entry header: a uint16 length and the bytes. */
 static int
-build_text(struct build *b)
+build_ext(struct build *b)
 {
+	size_t len = 0;
 	uint8_t *p;
 
 	for (size_t i = 0; i < b->nkeys; i++)
-		b->text_len += rec_size(&b->keys[i]);
-	if (b->text_len >= DS_MAX_TEXT)
-		return fail(b, "domain set: too many patterns");
-	if ((b->text = malloc(b->text_len + 1)) == NULL)
+		if (b->keys[i].len >= DS_EXT)
+			len += 2 + b->keys[i].len;
+	if (len > UINT32_MAX / 2)
+		return fail(b, "domain set: too large");
+	if ((b->ext = malloc(len + 1)) == NULL)
 		return fail(b, "domain set: out of memory");
-	p = b->text;
+	p = b->ext;
 	for (size_t i = 0; i < b->nkeys; i++) {
 		struct key *k = &b->keys[i];
 
-		k->off = (uint32_t)(p - b->text);
-		if (k->len < DS_LONG)
-			*p++ = (uint8_t)(k->flags | k->len << 3);
-		else {
-			*p++ = (uint8_t)(k->flags | DS_LONG << 3);
-			*p++ = (uint8_t)k->len;
-			*p++ = (uint8_t)(k->len >> 8);
-		}
-		if (k->len > 0)
-			memcpy(p, k->s, k->len);
+		if (k->len < DS_EXT)
+			continue;
+		k->ext = (uint32_t)(p - b->ext);
+		*p++ = (uint8_t)k->len;
+		*p++ = (uint8_t)(k->len >> 8);
+		memcpy(p, k->s, k->len);
 		p += k->len;
-		if (k->flags & DS_REGEX)
-			for (int j = 0; j < 4; j++)
-				*p++ = (uint8_t)(k->rx >> (8 * j));
+	}
+	b->ext_len = len;
+	return 0;
+}
+
+/* Keys in the order of their bucket (a counting sort). */
+static uint32_t *
+by_bucket(struct build *b)
+{
+	uint32_t *count = calloc(b->nbuckets + 1, sizeof(*count));
+	uint32_t *order = malloc((b->nkeys + 1) * sizeof(*order));
+
+	if (count == NULL || order == NULL) {
+		free(count);
+		free(order);
+		fail(b, "domain set: out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < b->nkeys; i++)
+		count[b->keys[i].bucket + 1]++;
+	for (size_t h = 0; h < b->nbuckets; h++)
+		count[h + 1] += count[h];
+	for (size_t i = 0; i < b->nkeys; i++)
+		order[count[b->keys[i].bucket]++] = (uint32_t)i;
+	free(count);
+	return order;
+}
+
+/* Each bucket while placing: bytes used, its keys. */
+struct fillstate {
+	uint8_t		*used, *n;
+	uint32_t	*keys;		/* DS_BK_COUNT per bucket */
+	size_t		 cap;
+};
+
+static int
+fs_grow(struct build *b, struct fillstate *fs, size_t at)
+{
+	size_t cap = at * 2 + 16;
+	uint8_t *u = realloc(fs->used, cap), *n = realloc(fs->n, cap);
+	uint32_t *k = realloc(fs->keys, cap * DS_BK_COUNT * sizeof(*k));
+
+	if (u != NULL)
+		fs->used = u;
+	if (n != NULL)
+		fs->n = n;
+	if (k != NULL)
+		fs->keys = k;
+	if (u == NULL || n == NULL || k == NULL)
+		return fail(b, "domain set: out of memory");
+	memset(fs->used + fs->cap, 1, cap - fs->cap);
+	memset(fs->n + fs->cap, 0, cap - fs->cap);
+	fs->cap = cap;
+	return 0;
+}
+
+static int
+room(const struct fillstate *fs, size_t at, size_t size)
+{
+	return fs->used[at] + size <= DS_BK && fs->n[at] < DS_BK_COUNT;
+}
+
+static void
+fs_add(struct build *b, struct fillstate *fs, uint32_t i, size_t at)
+{
+	fs->keys[at * DS_BK_COUNT + fs->n[at]++] = i;
+	fs->used[at] += (uint8_t)entry_size(&b->keys[i]);
+	b->keys[i].bucket = (uint32_t)at;
+}
+
+static void
+fs_del(struct build *b, struct fillstate *fs, size_t at, unsigned j)
+{
+	uint32_t *m = fs->keys + at * DS_BK_COUNT;
+
+	fs->used[at] -= (uint8_t)entry_size(&b->keys[m[j]]);
+	m[j] = m[--fs->n[at]];
+}
+
+/* Make room for a key of SIZE in bucket AT by moving one of its keys to
+ * that key's other bucket.  1 if done. */
+static int
+kick(struct build *b, struct fillstate *fs, size_t at, size_t size)
+{
+	for (unsigned j = 0; j < fs->n[at]; j++) {
+		uint32_t m = fs->keys[at * DS_BK_COUNT + j];
+		const struct key *k = &b->keys[m];
+		size_t other = k->home == at ? k->alt : k->home;
+		size_t msize = entry_size(k);
+
+		if ((k->home != at && k->alt != at) || other == at ||
+		    !room(fs, other, msize) || fs->used[at] - msize + size >
+		    DS_BK)
+			continue;
+		fs_del(b, fs, at, j);
+		fs_add(b, fs, m, other);
+		return 1;
 	}
 	return 0;
 }
 
-/* Load at most 0.7, and at least one empty slot so a probe ends. */
+/*
+ * Each key goes to the emptier of its two buckets (two choices keep
+ * buckets evenly full), or makes room in one by moving a key to that
+ * key's other bucket; failing that, to the first bucket after its home
+ * with room, and every bucket it passes gets the "more" bit (in fill()).
+ */
 static int
-build_slots(struct build *b)
+place(struct build *b)
 {
-	size_t cap = 2, mask;
-	unsigned offbits = 0;
+	struct fillstate fs = { NULL, NULL, NULL, 0 };
+	size_t top = 0;
+	int r = -1;
 
-	b->bits = 1;
-	while (cap * 7 < b->nkeys * 10 || cap <= b->nkeys) {
-		cap *= 2;
-		b->bits++;
-	}
-	while ((b->text_len >> offbits) != 0)
-		offbits++;
-	b->tagbits = 32 - offbits;
-	if ((b->slots = calloc(cap, sizeof(*b->slots))) == NULL)
-		return fail(b, "domain set: out of memory");
-	mask = cap - 1;
+	if (fs_grow(b, &fs, b->nhome) == -1)
+		goto out;
 	for (size_t i = 0; i < b->nkeys; i++) {
-		uint64_t f = b->keys[i].h;
-		size_t j;
+		const struct key *k = &b->keys[i];
+		size_t size = entry_size(k), at = k->home;
 
-		for (j = ds_index(f, (uint32_t)mask); b->slots[j] != 0;
-		    j = (j + 1) & mask)
-			;
-		b->slots[j] = ds_tag(f, b->tagbits) << offbits |
-		    (b->keys[i].off + 1);
+		if (fs.used[k->alt] < fs.used[at] || !room(&fs, at, size))
+			at = k->alt;
+		if (!room(&fs, at, size) && !kick(b, &fs, k->home, size) &&
+		    !kick(b, &fs, k->alt, size))
+			for (at = k->home + 1;; at++) {
+				if (at >= fs.cap && fs_grow(b, &fs, at) == -1)
+					goto out;
+				if (room(&fs, at, size))
+					break;
+			}
+		if (!room(&fs, at, size))
+			at = room(&fs, k->home, size) ? k->home : k->alt;
+		fs_add(b, &fs, (uint32_t)i, at);
+		if (at + 1 > top)
+			top = at + 1;
 	}
-	return 0;
+	b->nbuckets = top > b->nhome ? top : b->nhome;
+	r = 0;
+out:
+	free(fs.used);
+	free(fs.n);
+	free(fs.keys);
+	return r;
+}
+
+static void
+put_entry(uint8_t *bk, size_t i, size_t *off, const struct key *k)
+{
+	uint8_t *e = bk + *off;
+
+	bk[1 + i] = ds_tag(k->h);
+	if (k->len < DS_EXT) {
+		*e++ = (uint8_t)(k->flags | k->len << 3);
+		if (k->len > 0)
+			memcpy(e, k->s, k->len);
+		e += k->len;
+	} else {
+		*e++ = (uint8_t)(k->flags | DS_EXT << 3);
+		for (int j = 0; j < 4; j++)
+			*e++ = (uint8_t)(k->ext >> (8 * j));
+	}
+	if (k->flags & DS_REGEX)
+		for (int j = 0; j < 4; j++)
+			*e++ = (uint8_t)(k->rx >> (8 * j));
+	*off = (size_t)(e - bk);
+}
+
+/* Write the buckets: count, tags, entries; "more" bits; the filter. */
+static void
+fill(struct build *b, const uint32_t *order)
+{
+	uint8_t *bloom = b->table + (size_t)DS_BK * b->nbuckets;
+	uint32_t bmask = (UINT32_C(1) << b->bloom_bits) - 1;
+
+	for (size_t i = 0, j; i < b->nkeys; i = j) {
+		uint32_t at = b->keys[order[i]].bucket;
+		uint8_t *bk = b->table + (size_t)DS_BK * at;
+		size_t off;
+
+		for (j = i; j < b->nkeys && b->keys[order[j]].bucket == at; j++)
+			;
+		bk[0] = (uint8_t)(j - i);
+		off = 1 + (j - i);
+		for (size_t k = i; k < j; k++)
+			put_entry(bk, k - i, &off, &b->keys[order[k]]);
+	}
+	for (size_t i = 0; i < b->nkeys; i++) {
+		const struct key *k = &b->keys[i];
+		uint32_t bit = ds_bloom_bit(k->h, bmask);
+
+		if (k->bucket != k->alt)
+			for (size_t h = k->home; h < k->bucket; h++)
+				b->table[DS_BK * h] |= DS_BK_MORE;
+		bloom[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+	}
+}
+
+/*
+ * Buckets about 4/5 full, so most lookups read one or two cache lines at
+ * the same time; a filter of 8 bits or more per key in front, so most
+ * absent names read none.
+ */
+static int
+build_table(struct build *b)
+{
+	size_t total = 0;
+	uint32_t *order;
+
+	for (size_t i = 0; i < b->nkeys; i++)
+		total += entry_size(&b->keys[i]);
+	b->nhome = total * 5 / 4 / (DS_BK - 1) + 1;
+	for (b->bloom_bits = 6; ((size_t)1 << b->bloom_bits) < 8 * b->nkeys;
+	    b->bloom_bits++)
+		;
+	if (b->nhome > UINT32_MAX / 4 || b->bloom_bits > 31)
+		return fail(b, "domain set: too many patterns");
+	for (size_t i = 0; i < b->nkeys; i++) {
+		b->keys[i].home = ds_home(b->keys[i].h, b->nhome);
+		b->keys[i].alt = ds_alt(b->keys[i].h, b->nhome);
+	}
+	if (place(b) == -1 || (order = by_bucket(b)) == NULL)
+		return -1;
+	b->table_len = (size_t)DS_BK * b->nbuckets +
+	    ((size_t)1 << b->bloom_bits) / 8;
+	if ((b->table = calloc(1, b->table_len)) != NULL)
+		fill(b, order);
+	free(order);
+	return b->table != NULL ? 0 : fail(b, "domain set: out of memory");
 }
 
 /* ---- the blob and the record ---- */
@@ -690,47 +657,73 @@ align(size_t n, size_t a)
 	return (n + a - 1) & ~(a - 1);
 }
 
+/* The blob starts 8-aligned in BLOB; pad so the buckets start on a cache
+ * line of the section (which the image starts on a cache line). */
+static size_t
+table_pad(struct sl_img_builder *ib)
+{
+	size_t at = align(sl_imgb_count(ib, SL_SECT_BLOB, 1), 8);
+
+	return (DS_BK - at % DS_BK) % DS_BK;
+}
+
+/* Offsets of each part; the blob length. */
+static size_t
+layout(struct build *b, struct sl_img_builder *ib, struct sl_img_domset *d)
+{
+	size_t off = 0, filter = b->aco.stride ? DS_FILTER_LEN : 0;
+	uint32_t *p = d->param;
+
+	p[DS_P_FLAGS] = (b->match_all ? DS_MATCH_ALL : 0) |
+	    (b->nac ? DS_HAS_AC : 0);
+	if (filter)
+		p[DS_P_FLAGS] |= DS_AC_FILTER | (b->aco.stride - 1) << 19;
+	if (b->nkeys > 0) {
+		off = table_pad(ib);
+		p[DS_P_FLAGS] |= b->bloom_bits;
+		p[DS_P_TABLE] = (uint32_t)off;
+		p[DS_P_NHOME] = (uint32_t)b->nhome;
+		p[DS_P_NBUCKETS] = (uint32_t)b->nbuckets;
+		off += b->table_len;
+		p[DS_P_EXT] = (uint32_t)off;
+		off += b->ext_len;
+	}
+	off = align(off, 8);
+	if (b->nac > 0) {
+		p[DS_P_AC] = (uint32_t)off;
+		off += sizeof(struct ds_achdr) + filter + 256 +
+		    (size_t)b->aco.rows * b->aco.ncl * 4;
+	}
+	p[DS_P_LISTS] = (uint32_t)off;
+	return off + b->words.n * 4;
+}
+
 static int
 emit(struct build *b, struct sl_img_builder *ib, struct sl_img_domset *d)
 {
-	size_t ht = b->nkeys ? (size_t)4 << b->bits : 0, off, len;
-	size_t trlen = (size_t)b->aco.rows * b->aco.ncl * 4;
-	uint8_t *blob;
+	size_t len = layout(b, ib, d), filter = b->aco.stride ?
+	    DS_FILTER_LEN : 0;
+	struct ds_achdr h = { b->aco.ncl, b->aco.rows, b->aco.out, 0 };
+	uint8_t *blob, *ac;
 
-	size_t filter = b->aco.has_filter ? DS_FILTER_LEN : 0;
-
-	d->param[DS_P_FLAGS] = (b->match_all ? DS_MATCH_ALL : 0) |
-	    (b->nac ? DS_HAS_AC : 0) | (filter ? DS_AC_FILTER : 0);
-	if (b->nkeys > 0) {
-		d->param[DS_P_FLAGS] |= b->bits | b->tagbits << 8;
-		d->param[DS_P_TEXT_OFF] = (uint32_t)ht;
-		d->param[DS_P_TEXT_LEN] = (uint32_t)b->text_len;
-	}
-	off = align(ht + b->text_len, 8);
-	if (b->nac > 0) {
-		d->param[DS_P_AC_OFF] = (uint32_t)off;
-		d->param[DS_P_AC_NCL] = b->aco.ncl;
-		d->param[DS_P_AC_ROWS] = b->aco.rows;
-		d->param[DS_P_AC_OUT] = b->aco.out;
-		off += filter + 256 + trlen;
-	}
-	len = off + b->words.n * 4;
 	if (len > UINT32_MAX || (blob = calloc(1, len ? len : 1)) == NULL)
 		return fail(b, "domain set: too large");
-	if (ht > 0) {
-		memcpy(blob, b->slots, ht);
-		memcpy(blob + ht, b->text, b->text_len);
+	if (b->nkeys > 0) {
+		memcpy(blob + d->param[DS_P_TABLE], b->table, b->table_len);
+		if (b->ext_len > 0)
+			memcpy(blob + d->param[DS_P_EXT], b->ext, b->ext_len);
 	}
 	if (b->nac > 0) {
-		uint8_t *ac = blob + d->param[DS_P_AC_OFF];
-
-		memcpy(ac, b->aco.filter, filter);
-		memcpy(ac + filter, b->aco.cls, 256);
-		memcpy(ac + filter + 256, b->aco.tr, trlen);
+		ac = blob + d->param[DS_P_AC];
+		memcpy(ac, &h, sizeof(h));
+		memcpy(ac + sizeof(h), b->aco.filter, filter);
+		memcpy(ac + sizeof(h) + filter, b->aco.cls, 256);
+		memcpy(ac + sizeof(h) + filter + 256, b->aco.tr,
+		    (size_t)b->aco.rows * b->aco.ncl * 4);
 	}
 	if (b->words.n > 0)
-		memcpy(blob + off, b->words.v, b->words.n * 4);
-	d->param[DS_P_LISTS_OFF] = (uint32_t)off;
+		memcpy(blob + d->param[DS_P_LISTS], b->words.v,
+		    b->words.n * 4);
 	d->blob_len = (uint32_t)len;
 	/* An empty set has no bytes (and BLOB may still have no buffer). */
 	d->blob_off = len > 0 ? sl_imgb_blob(ib, blob, len) : 0;
@@ -753,8 +746,8 @@ sl_domset_build(struct sl_img_builder *ib, const struct sl_dom_pat *p,
 	for (size_t i = 0; i < n; i++)
 		if (add_pattern(&b, &p[i], &rx) == -1)
 			goto out;
-	if (build_lists(&b) == -1 || build_text(&b) == -1 ||
-	    (b.nkeys > 0 && build_slots(&b) == -1) ||
+	if (build_lists(&b) == -1 || (b.nkeys > 0 && (build_ext(&b) == -1 ||
+	    build_table(&b) == -1)) ||
 	    emit(&b, ib, &d) == -1)
 		goto out;
 	d.nentries = (uint32_t)n;

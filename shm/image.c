@@ -2,7 +2,7 @@
  * image: build (master) and open (workers, sluicectl) the table image.
  *
  * The builder keeps one growable buffer per section and lays them out
- * back to back, 16-byte aligned, after the header.  The reader trusts
+ * back to back, cache-line aligned, after the header.  The reader trusts
  * nothing: it checks the header, every section bound, every string and
  * every index range once, so lookups afterwards need no checks.
  */
@@ -233,7 +233,8 @@ sl_imgb_finish(struct sl_img_builder *b, uint64_t generation, uint8_t **out,
 		return -1;
 	memset(&hdr, 0, sizeof(hdr));
 	for (int i = 0; i < SL_SECT_COUNT; i++) {
-		off = (off + 15) & ~(size_t)15;
+		/* Cache-line aligned: domain-set buckets are one line each. */
+		off = (off + 63) & ~(size_t)63;
 		hdr.sect[i].off = off;
 		hdr.sect[i].count = (uint32_t)(b->sect[i].len / sl_img_elem_size[i]);
 		hdr.sect[i].elem_size = sl_img_elem_size[i];

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "shm/domset.h"
+#include "shm/domset_int.h"		/* white box: corrupt the tables */
 #include "shm/image.h"
 #include "shm/regex.h"
 
@@ -524,30 +525,33 @@ static const char *const rx_small[] = {
 	"^.+\\.b-a$", "a{3}", "^b\\.-$",
 };
 
+/* MIN..MAX bytes of the alphabet. */
 static void
-random_word(char *s, size_t max)
+random_word(char *s, size_t min, size_t max)
 {
 	static const char alpha[] = "ab.-";
-	size_t n = rnd((unsigned)max + 1);
+	size_t n = min + rnd((unsigned)(max - min + 1));
 
 	for (size_t i = 0; i < n; i++)
 		s[i] = alpha[rnd(sizeof(alpha) - 1)];
 	s[n] = '\0';
 }
 
+/* Keywords of KWMIN bytes or more: 4 and up turn the automaton's
+ * prefilter on, with a stride of up to KWMIN - 3. */
 static void
-random_set(char (*buf)[16], struct sl_dom_pat *p, size_t n)
+random_set(char (*buf)[16], struct sl_dom_pat *p, size_t n, size_t kwmin)
 {
 	for (size_t i = 0; i < n; i++) {
 		p[i].type = (int)rnd(4);
-		if (p[i].type == SL_DPAT_REGEX) {
+		if (p[i].type == SL_DPAT_REGEX)
 			p[i].value = rx_small[rnd(sizeof(rx_small) /
 			    sizeof(rx_small[0]))];
-		} else {
-			random_word(buf[i], p[i].type == SL_DPAT_SUBSTR ?
-			    5 : 6);
-			if (p[i].type == SL_DPAT_SUBSTR && buf[i][0] == '\0')
-				strcpy(buf[i], "ab");
+		else {
+			if (p[i].type == SL_DPAT_SUBSTR)
+				random_word(buf[i], kwmin, kwmin + 4);
+			else
+				random_word(buf[i], 0, 6);
 			p[i].value = buf[i];
 		}
 		p[i].len = strlen(p[i].value);
@@ -569,7 +573,7 @@ test_random_small(void **state)
 		struct ref r;
 		struct tab t;
 
-		random_set(buf, p, n);
+		random_set(buf, p, n, 1 + (size_t)round % 8);
 		img_base(&b);
 		t.set = sl_domset_build(&b, p, n, &err);
 		assert_int_not_equal(t.set, SL_IMG_NONE);
@@ -578,7 +582,7 @@ test_random_small(void **state)
 		for (int q = 0; q < 200; q++) {
 			int want;
 
-			random_word(name, 9);
+			random_word(name, 0, 12);
 			want = ref_match(&r, name);
 			if (m(&t, name) != want)
 				fail_msg("round %d: [%s] want %d", round, name,
@@ -840,7 +844,9 @@ big_compare(int shortkw, size_t nq)
 			fail_msg("[%s]: want %d", q, want);
 		hits += (size_t)want;
 	}
-	assert_true(hits > nq / 5 && hits < nq * 4 / 5);
+	/* Both outcomes were exercised often. */
+	print_message("%zu of %zu names match\n", hits, nq);
+	assert_true(hits > nq / 20 && hits < nq * 19 / 20);
 	/* The size budget: 32 bytes per entry, text included. */
 	assert_true(sl_domset_bytes(&t.img, t.set) < 32 * s.n);
 	ref_free(&r);
@@ -1000,64 +1006,130 @@ c_flags(uint8_t *buf, struct sl_img *img)
 	dset(buf, img)->param[0] |= 1u << 30;
 }
 
-static void
-c_slot_offset(uint8_t *buf, struct sl_img *img)
+static uint8_t *
+dtable(uint8_t *buf, struct sl_img *img)
 {
-	uint32_t *slots = (uint32_t *)dblob(buf, img);
-
-	for (int i = 0; ; i++)
-		if (slots[i] != 0) {
-			slots[i] |= (1u << 20) - 1;	/* past the text */
-			return;
-		}
+	return dblob(buf, img) + dset(buf, img)->param[DS_P_TABLE];
 }
 
-/* Fill every empty slot: a probe for an absent name would never end. */
+/* The first bucket with an entry. */
+static uint8_t *
+dbucket(uint8_t *buf, struct sl_img *img)
+{
+	uint8_t *bk = dtable(buf, img);
+
+	while ((bk[0] & DS_BK_COUNT) == 0)
+		bk += DS_BK;
+	return bk;
+}
+
 static void
-c_table_full(uint8_t *buf, struct sl_img *img)
+c_count(uint8_t *buf, struct sl_img *img)
+{
+	dbucket(buf, img)[0] |= DS_BK_COUNT;	/* entries past the line */
+}
+
+static void
+c_last_more(uint8_t *buf, struct sl_img *img)
 {
 	struct sl_img_domset *d = dset(buf, img);
-	uint32_t *slots = (uint32_t *)dblob(buf, img), any = 0;
-	uint32_t n = 1u << (d->param[0] & 0xff);
 
-	for (uint32_t i = 0; i < n; i++)
-		if (slots[i] != 0)
-			any = slots[i];
-	for (uint32_t i = 0; i < n; i++)
-		if (slots[i] == 0)
-			slots[i] = any;
+	/* A probe would walk past the last bucket. */
+	dtable(buf, img)[DS_BK * (d->param[DS_P_NBUCKETS] - 1)] |= DS_BK_MORE;
+}
+
+static void
+c_tag(uint8_t *buf, struct sl_img *img)
+{
+	dbucket(buf, img)[1] ^= 0x10;
 }
 
 static void
 c_key_byte(uint8_t *buf, struct sl_img *img)
 {
-	dblob(buf, img)[dset(buf, img)->param[1] + 3] ^= 0x20;
+	uint8_t *bk = dbucket(buf, img);
+
+	/* the first byte after the entry header of the first entry */
+	bk[1 + (bk[0] & DS_BK_COUNT) + 1] ^= 0x01;
+}
+
+/* The long key's offset, past the long keys. */
+static void
+c_ext(uint8_t *buf, struct sl_img *img)
+{
+	struct sl_img_domset *d = dset(buf, img);
+	uint8_t *bk = dtable(buf, img);
+
+	for (uint32_t b = 0; b < d->param[DS_P_NBUCKETS]; b++, bk += DS_BK) {
+		size_t at = 1 + (bk[0] & DS_BK_COUNT);
+
+		for (unsigned i = 0; i < (bk[0] & DS_BK_COUNT); i++) {
+			unsigned l = bk[at] >> 3;
+
+			if (l == DS_EXT) {
+				bk[at + 3] = 0x7f;
+				return;
+			}
+			at += 1 + l + (bk[at] & DS_REGEX ? 4 : 0);
+		}
+	}
+	fail_msg("no long key");
+}
+
+static void
+c_bloom(uint8_t *buf, struct sl_img *img)
+{
+	struct sl_img_domset *d = dset(buf, img);
+
+	memset(dtable(buf, img) + DS_BK * d->param[DS_P_NBUCKETS], 0,
+	    ((size_t)1 << DS_BLOOM_BITS(d->param[DS_P_FLAGS])) / 8);
+}
+
+static struct ds_achdr *
+dac(uint8_t *buf, struct sl_img *img)
+{
+	return (struct ds_achdr *)(dblob(buf, img) +
+	    dset(buf, img)->param[DS_P_AC]);
+}
+
+static uint8_t *
+dcls(uint8_t *buf, struct sl_img *img)
+{
+	return (uint8_t *)(dac(buf, img) + 1) + ((dset(buf, img)->param[0] &
+	    DS_AC_FILTER) ? DS_FILTER_LEN : 0);
 }
 
 static void
 c_transition(uint8_t *buf, struct sl_img *img)
 {
-	struct sl_img_domset *d = dset(buf, img);
-	uint32_t *tr = (uint32_t *)(dblob(buf, img) + d->param[3] +
-	    ((d->param[0] & (1u << 18)) ? 512 : 0) + 256);
+	struct ds_achdr *h = dac(buf, img);
+	uint32_t *tr = (uint32_t *)(dcls(buf, img) + 256);
 
-	tr[0] = d->param[5] * d->param[4];	/* one row past the end */
+	tr[0] = h->rows * h->ncl;	/* one row past the end */
 }
 
 static void
 c_class(uint8_t *buf, struct sl_img *img)
 {
-	struct sl_img_domset *d = dset(buf, img);
+	dcls(buf, img)['e'] = (uint8_t)dac(buf, img)->ncl;
+}
 
-	dblob(buf, img)[d->param[3] + ((d->param[0] & (1u << 18)) ? 512 : 0) +
-	    'e'] = (uint8_t)d->param[4];
+static void
+c_rows(uint8_t *buf, struct sl_img *img)
+{
+	dac(buf, img)->rows += 1000;
+}
+
+static uint32_t *
+dwords(uint8_t *buf, struct sl_img *img)
+{
+	return (uint32_t *)(dblob(buf, img) + dset(buf, img)->param[DS_P_LISTS]);
 }
 
 static void
 c_list(uint8_t *buf, struct sl_img *img)
 {
-	struct sl_img_domset *d = dset(buf, img);
-	uint32_t *w = (uint32_t *)(dblob(buf, img) + d->param[7]);
+	uint32_t *w = dwords(buf, img);
 
 	w[w[0]] = 1000;		/* the "always" list's count */
 }
@@ -1065,19 +1137,18 @@ c_list(uint8_t *buf, struct sl_img *img)
 static void
 c_list_index(uint8_t *buf, struct sl_img *img)
 {
-	struct sl_img_domset *d = dset(buf, img);
-	uint32_t *w = (uint32_t *)(dblob(buf, img) + d->param[7]);
+	uint32_t *w = dwords(buf, img);
 
-	w[w[0] + 1] = d->regex_count;	/* first regex of "always" */
+	w[w[0] + 1] = dset(buf, img)->regex_count; /* first of "always" */
 }
 
 static void
 test_corrupt_targeted(void **state)
 {
 	void (*const c[])(uint8_t *, struct sl_img *) = {
-		c_blob_off, c_blob_len, c_regex_range, c_flags, c_slot_offset,
-		c_table_full, c_key_byte, c_transition, c_class, c_list,
-		c_list_index,
+		c_blob_off, c_blob_len, c_regex_range, c_flags, c_count,
+		c_last_more, c_tag, c_key_byte, c_ext, c_bloom, c_transition,
+		c_class, c_rows, c_list, c_list_index,
 	};
 	struct tab t;
 
