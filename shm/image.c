@@ -132,8 +132,9 @@ sl_imgb_blob(struct sl_img_builder *b, const void *data, size_t len)
 	if (sect_reserve(b, SL_SECT_BLOB, off - b->sect[SL_SECT_BLOB].len +
 	    len) == -1)
 		return 0;
-	memset(b->sect[SL_SECT_BLOB].buf + b->sect[SL_SECT_BLOB].len, 0,
-	    off - b->sect[SL_SECT_BLOB].len);
+	if (off > b->sect[SL_SECT_BLOB].len)
+		memset(b->sect[SL_SECT_BLOB].buf + b->sect[SL_SECT_BLOB].len, 0,
+		    off - b->sect[SL_SECT_BLOB].len);
 	if (len > 0)
 		memcpy(b->sect[SL_SECT_BLOB].buf + off, data, len);
 	b->sect[SL_SECT_BLOB].len = off + len;
