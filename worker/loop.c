@@ -6,8 +6,11 @@
  * pointers to timers embedded in their owners; each timer remembers its slot
  * (idx) so that re-arming and disarming are O(log n).
  */
+#include <sys/signalfd.h>
+
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -335,4 +338,27 @@ sl_loop_once(struct sl_loop *loop, int max_ms)
 	n = dispatch(loop);
 	run_timers(loop);
 	return n;
+}
+
+int
+sl_loop_signals(struct sl_loop *loop, struct sl_ev *ev, sl_ev_cb cb,
+    void *data)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigdelset(&set, SIGHUP);
+	sigdelset(&set, SIGUSR1);
+	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		return -1;
+	sl_ev_init(ev, fd, cb, data);
+	return sl_ev_set(loop, ev, EPOLLIN);
 }

@@ -60,4 +60,12 @@ uint64_t	 sl_loop_now(struct sl_loop *);	/* ms, CLOCK_MONOTONIC */
 /* Run one iteration: wait at most max_ms (-1 = until the next timer). */
 int		 sl_loop_once(struct sl_loop *, int max_ms);
 
+/*
+ * A child of the master (worker, observer): block the signals the master
+ * sends, ignore SIGPIPE, and deliver QUIT, TERM and INT through a
+ * signalfd watched by EV (HUP and USR1 are the master's business).
+ */
+int		 sl_loop_signals(struct sl_loop *, struct sl_ev *ev, sl_ev_cb,
+		    void *data);
+
 #endif

@@ -84,23 +84,7 @@ signal_event(struct sl_ev *ev, uint32_t events)
 static int
 setup_signals(struct worker *wk)
 {
-	sigset_t set;
-	int fd;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sigdelset(&set, SIGHUP);	/* the master's business */
-	sigdelset(&set, SIGUSR1);
-	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
-		return -1;
-	sl_ev_init(&wk->sig, fd, signal_event, wk);
-	return sl_ev_set(wk->w.loop, &wk->sig, EPOLLIN);
+	return sl_loop_signals(wk->w.loop, &wk->sig, signal_event, wk);
 }
 
 static int
