@@ -5,8 +5,9 @@
  * formatting of error locations ("file:line: a.[0].b" for libconfig,
  * "file: $.a[0].b" for JSON), the typed readers for optional members,
  * Xray's list forms (StringList, PortList, NetworkList), Go durations and
- * the validation of regular expressions (PCRE2).  Everything it
- * allocates lives in the model's arena.  Declared in conf_walk.h.
+ * the located report of invalid regular expressions (sl_rx_valid).
+ * Everything it allocates lives in the model's arena.  Declared in
+ * conf_walk.h.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -15,11 +16,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "master/conf.h"
 #include "master/conf_walk.h"
+#include "shm/regex.h"
 
 #define PATHBUF		512
 
@@ -739,27 +738,18 @@ walk_strings(struct walk *w, const struct sl_node *n, int empty_ok,
 }
 
 /*
- * Patterns are compiled here only to report errors with their location;
- * the workers compile them again from the table image.
+ * Checked by the rules the workers compile with (shm/regex.c: bytes, not
+ * UTF-8; backreferences refused), so that a pattern the check accepts
+ * every worker loads; here only to report errors with their location.
  */
 int
 walk_regex(struct walk *w, const struct sl_node *at, const char *item,
     const char *pattern)
 {
-	PCRE2_UCHAR msg[256];
-	PCRE2_SIZE off;
-	pcre2_code *re;
-	int code;
+	char msg[320];
 
-	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-	    PCRE2_UTF, &code, &off, NULL);
-	if (re != NULL) {
-		pcre2_code_free(re);
+	if (sl_rx_valid(pattern, strlen(pattern), msg, sizeof(msg)) == 0)
 		return 1;
-	}
-	if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
-		snprintf((char *)msg, sizeof(msg), "error %d", code);
-	walk_err(w, at, "\"%s\": invalid regular expression: %s (at offset "
-	    "%zu)", item, (const char *)msg, (size_t)off);
+	walk_err(w, at, "\"%s\": invalid regular expression: %s", item, msg);
 	return 0;
 }

@@ -145,7 +145,8 @@ int	 walk_opt_real(struct walk *, const struct sl_node *obj,
 int	 walk_duration(struct walk *, const struct sl_node *n, uint32_t *ms);
 int	 walk_opt_duration(struct walk *, const struct sl_node *obj,
 	    const char *name, uint32_t *ms);
-/* Whether PATTERN compiles (PCRE2, UTF-8); errors name ITEM at AT. */
+/* Whether PATTERN is one the workers compile (sl_rx_valid); errors name
+ * ITEM at AT. */
 int	 walk_regex(struct walk *, const struct sl_node *at, const char *item,
 	    const char *pattern);
 char	*walk_lower(char *);
