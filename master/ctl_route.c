@@ -450,7 +450,8 @@ ctl_load(struct ctl *t, const char *file)
 		else if ((t->img.base = t->buf, t->img.size = len,
 		    t->img.hdr = (const struct sl_img_hdr *)t->buf,
 		    t->rx = sl_rxtab_new(&t->img, &err)) == NULL ||
-		    sl_balancer_state_init(&t->bal, &t->img, &err) == -1)
+		    sl_balancer_state_init(&t->bal, &t->img, t->rx, &err) ==
+		    -1)
 			fprintf(stderr, "sluicectl: %s\n", err);
 		else
 			rc = 0;

@@ -3,18 +3,16 @@
  * strategy_random.go, strategy_leastping.go, strategy_leastload.go,
  * weight.go) over the image and the shared observation.
  */
-#define PCRE2_CODE_UNIT_WIDTH 8
-
 #include <sys/random.h>
 
 #include <math.h>
-#include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "shm/balancer.h"
+#include "shm/regex.h"
 
 struct sl_balancer_rt {
 	uint32_t	 rr;		/* roundRobin: next index */
@@ -166,40 +164,25 @@ first_number(const char *s, size_t n)
 
 /*
  * The text a regex cost matches in tag (Go's FindString: the leftmost
- * match), *len 0 when none.  An invalid pattern matches nothing, as in Go
- * (which logs it); the compiler rejects those anyway.
+ * match), *len 0 when none.  The pattern is compiled once per process
+ * with the image's other regexes (shm/regex.h).
  */
 static const char *
-regex_find(const char *pattern, size_t plen, const char *tag, size_t *len)
+regex_find(const struct sl_rxtab *rx, uint32_t idx, const char *tag,
+    size_t *len)
 {
-	pcre2_match_data *md;
-	pcre2_code *re;
-	PCRE2_SIZE off;
-	const char *m = NULL;
-	int ec;
+	size_t start, end;
 
 	*len = 0;
-	/* Go's $ is end of text only; tags are UTF-8 (or not: no match). */
-	re = pcre2_compile((PCRE2_SPTR)pattern, plen, PCRE2_UTF |
-	    PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY, &ec, &off, NULL);
-	if (re == NULL)
+	if (!sl_rx_find(rx, idx, tag, strlen(tag), &start, &end))
 		return NULL;
-	md = pcre2_match_data_create_from_pattern(re, NULL);
-	if (md != NULL && pcre2_match(re, (PCRE2_SPTR)tag, strlen(tag), 0, 0,
-	    md, NULL) >= 0) {
-		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-
-		m = tag + ov[0];
-		*len = ov[1] > ov[0] ? ov[1] - ov[0] : 0;
-	}
-	pcre2_match_data_free(md);
-	pcre2_code_free(re);
-	return m;
+	*len = end > start ? end - start : 0;
+	return tag + start;
 }
 
 double
-sl_balancer_weight(const struct sl_img *img, uint32_t balancer,
-    const char *tag)
+sl_balancer_weight(const struct sl_img *img, const struct sl_rxtab *rx,
+    uint32_t balancer, const char *tag)
 {
 	const struct sl_img_balancer *b = balancer_rec(img, balancer);
 
@@ -211,11 +194,7 @@ sl_balancer_weight(const struct sl_img *img, uint32_t balancer,
 		double num;
 
 		if (c->is_regex) {
-			const struct sl_img_regex *rx = SL_IMG_REC(img,
-			    SL_SECT_REGEXES, struct sl_img_regex, c->regex);
-
-			m = regex_find(sl_img_str(img, rx->pattern),
-			    rx->pattern.len, tag, &len);
+			m = regex_find(rx, c->regex, tag, &len);
 		} else {
 			m = sl_img_str(img, c->match);
 			len = c->match.len;
@@ -236,7 +215,7 @@ sl_balancer_weight(const struct sl_img *img, uint32_t balancer,
 
 static int
 state_balancer(struct sl_balancer_state *st, const struct sl_img *img,
-    uint32_t i)
+    const struct sl_rxtab *rx, uint32_t i)
 {
 	const struct sl_img_balancer *b = balancer_rec(img, i);
 	const uint32_t *cand = u32_list(img, b->cands_first);
@@ -247,7 +226,7 @@ state_balancer(struct sl_balancer_state *st, const struct sl_img *img,
 	if ((w = calloc(b->cands_count, sizeof(*w))) == NULL)
 		return -1;
 	for (uint32_t k = 0; k < b->cands_count; k++)
-		w[k] = sqrt(sl_balancer_weight(img, i,
+		w[k] = sqrt(sl_balancer_weight(img, rx, i,
 		    out_tag(img, cand[k])));
 	st->b[i].weight = w;
 	return 0;
@@ -255,7 +234,7 @@ state_balancer(struct sl_balancer_state *st, const struct sl_img *img,
 
 int
 sl_balancer_state_init(struct sl_balancer_state *st, const struct sl_img *img,
-    const char **err)
+    const struct sl_rxtab *rx, const char **err)
 {
 	uint32_t n = sl_img_count(img, SL_SECT_BALANCERS), max = 1;
 	uint64_t seed;
@@ -279,7 +258,7 @@ sl_balancer_state_init(struct sl_balancer_state *st, const struct sl_img *img,
 	if (st->b == NULL || st->scratch == NULL || st->nodes == NULL)
 		goto nomem;
 	for (uint32_t i = 0; i < n; i++)
-		if (state_balancer(st, img, i) == -1)
+		if (state_balancer(st, img, rx, i) == -1)
 			goto nomem;
 	return 0;
 nomem:

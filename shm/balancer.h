@@ -6,7 +6,8 @@
  * observation the observer process publishes (shm/observe.h), and the
  * per-worker state they need: the roundRobin indices, a random generator,
  * and the leastLoad cost weights of every candidate, computed once from
- * the image (substring or PCRE2 regex, "first number in the matched text").
+ * the image (substring, or regex through the process's sl_rxtab; "first
+ * number in the matched text").
  *
  * Balancers read the observation of OBSERVERS record 0: when both
  * observatory and burstObservatory are configured Xray's router gets the
@@ -25,6 +26,7 @@
 #include "shm/observe.h"
 
 struct sl_balancer_rt;
+struct sl_rxtab;
 
 struct sl_balancer_state {
 	struct sl_balancer_rt	*b;	/* per BALANCERS record */
@@ -34,10 +36,11 @@ struct sl_balancer_state {
 	uint64_t		 rng[4];	/* xoshiro256** */
 };
 
-/* Check the image's balancer records and compute the leastLoad weights;
- * 0, or -1 with *err. */
+/* Check the image's balancer records and compute the leastLoad weights
+ * (regex costs through RX, the image's sl_rxtab); 0, or -1 with *err. */
 int	 sl_balancer_state_init(struct sl_balancer_state *,
-	    const struct sl_img *, const char **err);
+	    const struct sl_img *, const struct sl_rxtab *rx,
+	    const char **err);
 void	 sl_balancer_state_free(struct sl_balancer_state *);
 /* Make the random choices repeatable (tests); init seeds from the kernel. */
 void	 sl_balancer_state_seed(struct sl_balancer_state *, uint64_t seed);
@@ -61,7 +64,7 @@ size_t	 sl_balancer_leastload(const struct sl_img *, uint32_t balancer,
 	    uint32_t *out, size_t cap);
 
 /* The leastLoad cost weight of an outbound tag under balancer's costs. */
-double	 sl_balancer_weight(const struct sl_img *, uint32_t balancer,
-	    const char *tag);
+double	 sl_balancer_weight(const struct sl_img *, const struct sl_rxtab *rx,
+	    uint32_t balancer, const char *tag);
 
 #endif

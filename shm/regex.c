@@ -189,6 +189,20 @@ sl_rx_match(const struct sl_rxtab *t, uint32_t idx, const char *s, size_t len)
 	    t->md, t->mctx) >= 0;
 }
 
+int
+sl_rx_find(const struct sl_rxtab *t, uint32_t idx, const char *s, size_t len,
+    size_t *start, size_t *end)
+{
+	const PCRE2_SIZE *ov;
+
+	if (!sl_rx_match(t, idx, s, len))
+		return 0;
+	ov = pcre2_get_ovector_pointer(t->md);
+	*start = ov[0];
+	*end = ov[1];
+	return 1;
+}
+
 /* ---- literal analysis ---- */
 
 /*

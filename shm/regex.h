@@ -3,8 +3,8 @@
  *
  * Owns how a pattern string is stored (sl_rx_add), checked for the config
  * (sl_rx_valid), compiled once per process (sl_rxtab_new, PCRE2 with JIT
- * when available) and matched (sl_rx_match), plus the literal analysis the
- * domain-set prefilter uses (sl_rx_needs).
+ * when available) and matched (sl_rx_match, sl_rx_find), plus the
+ * literal analysis the domain-set prefilter uses (sl_rx_needs).
  *
  * Xray patterns are Go RE2 syntax; PCRE2 accepts nearly all of it.  They
  * are compiled case-sensitive and searched unanchored, as Xray does, with
@@ -38,6 +38,9 @@ void	 sl_rxtab_free(struct sl_rxtab *);
 /* 1 if regex IDX (REGEXES index) matches somewhere in S, else 0. */
 int	 sl_rx_match(const struct sl_rxtab *, uint32_t idx, const char *s,
 	    size_t len);
+/* Like sl_rx_match, and where the leftmost match lies: [*start, *end). */
+int	 sl_rx_find(const struct sl_rxtab *, uint32_t idx, const char *s,
+	    size_t len, size_t *start, size_t *end);
 
 /* Append a pattern to REGEXES; returns its index. */
 uint32_t sl_rx_add(struct sl_img_builder *, const char *pattern, size_t len);

@@ -141,7 +141,7 @@ setup_balancing(struct worker *wk, const struct sl_boot *b, const char **err)
 	if (b->obs_fd >= 0 && sl_obs_map(b->obs_fd, 0, &wk->obs, &oerr) == -1)
 		sl_error("%s", oerr);
 	wk->w.obs = wk->obs.base != NULL ? &wk->obs : NULL;
-	return sl_balancer_state_init(&wk->w.bal, &wk->w.img, err);
+	return sl_balancer_state_init(&wk->w.bal, &wk->w.img, wk->w.rx, err);
 }
 
 static void

@@ -18,6 +18,7 @@
 #include "shm/image.h"
 #include "shm/observe.h"
 #include "shm/balancer.h"
+#include "shm/regex.h"
 
 /* Outbound indices: 0 is the default, FB the usual fallbackTag. */
 enum { DIRECT, A, B, C, D, FB, NOUT };
@@ -31,6 +32,7 @@ struct fx {
 	struct sl_img		 img;
 	struct sl_obs_region	 obs;
 	int			 fd, rofd;
+	struct sl_rxtab		*rx;
 	struct sl_balancer_state st;
 };
 
@@ -129,7 +131,10 @@ fx_end(struct fx *f, int with_obs)
 		assert_true(f->fd >= 0);
 		assert_int_equal(sl_obs_map(f->fd, 1, &f->obs, &err), 0);
 	}
-	assert_int_equal(sl_balancer_state_init(&f->st, &f->img, &err), 0);
+	f->rx = sl_rxtab_new(&f->img, &err);
+	assert_non_null(f->rx);
+	assert_int_equal(sl_balancer_state_init(&f->st, &f->img, f->rx, &err),
+	    0);
 	sl_balancer_state_seed(&f->st, 42);
 }
 
@@ -137,6 +142,7 @@ static void
 fx_free(struct fx *f)
 {
 	sl_balancer_state_free(&f->st);
+	sl_rxtab_free(f->rx);
 	sl_obs_unmap(&f->obs);
 	if (f->fd >= 0)
 		close(f->fd);
@@ -500,12 +506,12 @@ test_leastload_costs(void **state)
 	cost(&f, 0, 0, "c-", 9000000);		/* later entry: unused */
 	bal(&f, SL_IMG_BAL_LEASTLOAD, SL_IMG_NONE, abcd, 4);	/* no costs */
 	fx_end(&f, 1);
-	assert_true(sl_balancer_weight(&f.img, 0, tags[A]) == 1);
-	assert_true(sl_balancer_weight(&f.img, 0, tags[B]) == 2);
-	assert_true(sl_balancer_weight(&f.img, 0, tags[C]) == 4);
-	assert_true(sl_balancer_weight(&f.img, 0, tags[D]) == 25.5);
-	assert_true(sl_balancer_weight(&f.img, 0, "other") == 1);
-	assert_true(sl_balancer_weight(&f.img, 1, tags[D]) == 1);
+	assert_true(sl_balancer_weight(&f.img, f.rx, 0, tags[A]) == 1);
+	assert_true(sl_balancer_weight(&f.img, f.rx, 0, tags[B]) == 2);
+	assert_true(sl_balancer_weight(&f.img, f.rx, 0, tags[C]) == 4);
+	assert_true(sl_balancer_weight(&f.img, f.rx, 0, tags[D]) == 25.5);
+	assert_true(sl_balancer_weight(&f.img, f.rx, 0, "other") == 1);
+	assert_true(sl_balancer_weight(&f.img, f.rx, 1, tags[D]) == 1);
 	/* cost = deviation x sqrt(weight): 40, 30 x 1.41 = 42.4, 25 x 2 =
 	 * 50, 10 x 5.05 = 50.5 */
 	burst(&f, A, 5, 0, 100, 40);
@@ -556,8 +562,12 @@ test_empty_and_bad(void **state)
 	f.img.base = f.buf;
 	f.img.size = len;
 	f.img.hdr = (const struct sl_img_hdr *)f.buf;
-	assert_int_equal(sl_balancer_state_init(&f.st, &f.img, &err), -1);
+	f.rx = sl_rxtab_new(&f.img, &err);
+	assert_non_null(f.rx);
+	assert_int_equal(sl_balancer_state_init(&f.st, &f.img, f.rx, &err),
+	    -1);
 	assert_non_null(err);
+	sl_rxtab_free(f.rx);
 	free(f.buf);
 }
 
