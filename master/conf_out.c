@@ -20,6 +20,7 @@
 #include "master/conf.h"
 #include "master/conf_walk.h"
 #include "shm/ipset.h"	/* one CIDR parser and private list for all */
+#include "shm/types.h"
 
 /* ------------------------------------------------------------------ */
 /* freedom finalRules                                                  */
@@ -38,8 +39,8 @@ static void
 ip_item(struct walk *w, const struct sl_node *at, const char *s, void *arg)
 {
 	struct walk_vec *v = arg;
-	struct sl_cidr c;
-	size_t i;
+	struct sl_cidr c, priv[32];
+	size_t i, n;
 
 	if (s[0] == '!') {
 		walk_err(w, at, "\"%s\": negated IP rules are not supported "
@@ -50,9 +51,9 @@ ip_item(struct walk *w, const struct sl_node *at, const char *s, void *arg)
 			    "is not supported yet; only geoip:private)", s);
 			return;
 		}
-		for (i = 0; sl_private_cidrs[i] != NULL; i++)
-			if (sl_cidr_parse(sl_private_cidrs[i], &c) == 0)
-				push_cidr(w, v, &c);
+		n = sl_private_list(priv, SL_ARRAY_LEN(priv));
+		for (i = 0; i < n; i++)
+			push_cidr(w, v, &priv[i]);
 	} else if (strncmp(s, "ext:", 4) == 0 ||
 	    strncmp(s, "ext-ip:", 7) == 0) {
 		walk_err(w, at, "unsupported value \"%s\" (geodata files are "
