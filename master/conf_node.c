@@ -419,6 +419,53 @@ walk_parse_port(const char *s)
 }
 
 /*
+ * Go's net.SplitHostPort: "host:port", "[v6]:port" or ":port".  HOST
+ * (HOSTLEN bytes, no NUL) and PORT point into S; -1 with the reason in
+ * *WHY.
+ */
+int
+walk_split_host_port(const char *s, const char **host, size_t *hostlen,
+    const char **port, const char **why)
+{
+	const char *colon;
+
+	if (s[0] == '[') {
+		if ((colon = strchr(s, ']')) == NULL) {
+			*why = "missing ']'";
+			return -1;
+		}
+		if (colon[1] != ':') {
+			*why = "missing port";
+			return -1;
+		}
+		*host = s + 1;
+		*hostlen = (size_t)(colon - s - 1);
+		if (memchr(*host, '[', *hostlen) != NULL) {
+			*why = "unexpected bracket";
+			return -1;
+		}
+		*port = colon + 2;
+		return 0;
+	}
+	if ((colon = strrchr(s, ':')) == NULL) {
+		*why = "missing port";
+		return -1;
+	}
+	if (memchr(s, ':', (size_t)(colon - s)) != NULL) {
+		*why = "too many colons (write IPv6 as [addr]:port)";
+		return -1;
+	}
+	if (strpbrk(s, "[]") != NULL) {
+		*why = "unexpected bracket";
+		return -1;
+	}
+	*host = s;
+	*hostlen = (size_t)(colon - s);
+	*port = colon + 1;
+	return 0;
+}
+
+/*
  * Xray StringList: an array of strings, or one string split on ','
  * (items not trimmed).  FN gets each item with the node to blame.
  */

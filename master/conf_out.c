@@ -187,29 +187,6 @@ walk_target_strategy(struct walk *w, const struct sl_node *s,
 		out->strategy = (enum sl_freedom_strategy)d;
 }
 
-/* Go's net.SplitHostPort: "host:port", "[v6]:port" or ":port". */
-static int
-split_host_port(char *s, char **host, char **port)
-{
-	char *colon;
-
-	if (s[0] == '[') {
-		if ((colon = strchr(s, ']')) == NULL || colon[1] != ':')
-			return -1;
-		*colon = '\0';
-		*host = s + 1;
-		*port = colon + 2;
-		return strchr(*host, '[') != NULL ? -1 : 0;
-	}
-	if ((colon = strrchr(s, ':')) == NULL || strchr(s, ':') != colon ||
-	    strpbrk(s, "[]") != NULL)
-		return -1;
-	*colon = '\0';
-	*host = s;
-	*port = colon + 1;
-	return 0;
-}
-
 /* An address that means "any": Xray keeps the target's own then. */
 static int
 is_any_addr(const char *host)
@@ -226,15 +203,15 @@ walk_redirect(struct walk *w, const struct sl_node *s,
     struct sl_conf_outbound *out)
 {
 	struct sl_node n;
-	const char *r;
-	char *host, *port;
+	const char *r, *h, *port, *why;
+	char *host;
+	size_t hl;
 	int p;
 
 	if (walk_opt_str(w, s, "redirect", &r) <= 0 || r[0] == '\0')
 		return;
 	walk_get(s, "redirect", &n);
-	if (split_host_port((char *)(uintptr_t)sl_arena_strdup(
-	    &w->conf->arena, r), &host, &port) != 0) {
+	if (walk_split_host_port(r, &h, &hl, &port, &why) != 0) {
 		walk_err(w, &n, "\"%s\" is not host:port (write IPv6 as "
 		    "[addr]:port)", r);
 		return;
@@ -244,6 +221,7 @@ walk_redirect(struct walk *w, const struct sl_node *s,
 		    port);
 		return;
 	}
+	host = sl_arena_strndup(&w->conf->arena, h, hl);
 	out->redirect_host = is_any_addr(host) ? "" : host;
 	out->redirect_port = p;
 }

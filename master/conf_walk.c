@@ -382,37 +382,13 @@ is_atoi(const char *s)
 
 /* Go's net.SplitHostPort, then a port 1-65535. */
 static int
-split_host_port(const char *s, const char **why)
+dest_host_port(const char *s, const char **why)
 {
-	const char *colon, *port;
+	const char *host, *port;
+	size_t hostlen;
 
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (rb == NULL) {
-			*why = "missing ']'";
-			return -1;
-		}
-		if (rb[1] != ':') {
-			*why = "missing port";
-			return -1;
-		}
-		port = rb + 2;
-	} else {
-		if ((colon = strrchr(s, ':')) == NULL) {
-			*why = "missing port";
-			return -1;
-		}
-		if (memchr(s, ':', (size_t)(colon - s)) != NULL) {
-			*why = "too many colons (write IPv6 as [addr]:port)";
-			return -1;
-		}
-		if (strpbrk(s, "[]") != NULL) {
-			*why = "unexpected bracket";
-			return -1;
-		}
-		port = colon + 1;
-	}
+	if (walk_split_host_port(s, &host, &hostlen, &port, why) != 0)
+		return -1;
 	if (walk_parse_port(port) < 1) {
 		*why = "the port is not 1-65535";
 		return -1;
@@ -474,7 +450,7 @@ dest_infer(struct walk *w, const struct sl_node *d, struct sl_conf_fallback *fb,
 		snprintf(buf, sizeof(buf), "localhost:%s", dest);
 		hp = buf;
 	}
-	if (split_host_port(hp, &why) != 0) {
+	if (dest_host_port(hp, &why) != 0) {
 		walk_err(w, d, "\"%s\" is not a valid dest: %s (expected a "
 		    "port, host:port, an absolute path or @name)", dest, why);
 		return;
@@ -499,7 +475,7 @@ dest_explicit(struct walk *w, const struct sl_node *d,
 			unix_dest(w, d, fb, dest, 0);
 		return;
 	}
-	if (split_host_port(dest, &why) != 0) {
+	if (dest_host_port(dest, &why) != 0) {
 		walk_err(w, d, "\"%s\" is not host:port: %s (with an explicit "
 		    "\"type\", dest is used as written)", dest, why);
 		return;

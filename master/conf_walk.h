@@ -152,6 +152,9 @@ int	 walk_regex(struct walk *, const struct sl_node *at, const char *item,
 char	*walk_lower(char *);
 /* Decimal digits only (Go's ParseUint), 0-65535; -1 otherwise. */
 int	 walk_parse_port(const char *);
+/* Go's net.SplitHostPort; -1 with the reason in *WHY. */
+int	 walk_split_host_port(const char *s, const char **host,
+	    size_t *hostlen, const char **port, const char **why);
 
 /* Xray's list forms. */
 /* StringList: an array of strings, or one string split on ',' (items not
