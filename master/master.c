@@ -270,6 +270,38 @@ drop_privileges(const struct sl_conf_sluice *s)
 	return 0;
 }
 
+static const char *
+slot_name(int slot, char *buf, size_t len)
+{
+	if (slot == OBSERVER_SLOT)
+		return "observer";
+	snprintf(buf, len, "worker %d", slot);
+	return buf;
+}
+
+/* What every child does after closing the sockets it must not keep:
+ * drop the master's descriptors, log through the pipe, give up root and
+ * take the signals the master blocks. */
+static void
+child_enter(struct master *m, int slot)
+{
+	sigset_t all;
+	char ident[32];
+
+	close(m->sfd);
+	close(m->ep);
+	close(m->logp[0]);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	sl_log_ident(slot_name(slot, ident, sizeof(ident)));
+	sl_log_pipe(m->logp[1]);
+	if (drop_privileges(&m->cur.cf->sluice) == -1) {
+		sl_error("cannot drop privileges: %s", strerror(errno));
+		_exit(2);
+	}
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
 static _Noreturn void
 worker_child(struct master *m, int slot)
 {
@@ -283,8 +315,6 @@ worker_child(struct master *m, int slot)
 		.nlisteners = nin,
 		.obs_fd = m->cur.obs_ro_fd,
 	};
-	sigset_t all;
-	char ident[32];
 
 	/* Only this slot's sockets: a draining worker must not keep the
 	 * other slots' sockets (and their queues) alive. */
@@ -293,19 +323,7 @@ worker_child(struct master *m, int slot)
 			close(m->ls.socks[i].fd);
 	if (m->cur.obs_fd >= 0)		/* workers only read it */
 		close(m->cur.obs_fd);
-	close(m->sfd);
-	close(m->ep);
-	close(m->logp[0]);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	snprintf(ident, sizeof(ident), "worker %d", slot);
-	sl_log_ident(ident);
-	sl_log_pipe(m->logp[1]);
-	if (drop_privileges(&m->cur.cf->sluice) == -1) {
-		sl_error("cannot drop privileges: %s", strerror(errno));
-		_exit(2);
-	}
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	child_enter(m, slot);
 	/* exit, not _exit: under LeakSanitizer a worker is checked too. */
 	exit(sl_worker_run(&boot));
 }
@@ -322,33 +340,12 @@ observer_child(struct master *m)
 		.log_fd = m->logp[1],
 		.obs_fd = m->cur.obs_fd,
 	};
-	sigset_t all;
 
 	for (size_t i = 0; i < m->ls.n; i++)	/* it serves no client */
 		close(m->ls.socks[i].fd);
 	close(m->cur.obs_ro_fd);
-	close(m->sfd);
-	close(m->ep);
-	close(m->logp[0]);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	sl_log_ident("observer");
-	sl_log_pipe(m->logp[1]);
-	if (drop_privileges(&m->cur.cf->sluice) == -1) {
-		sl_error("cannot drop privileges: %s", strerror(errno));
-		_exit(2);
-	}
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	child_enter(m, OBSERVER_SLOT);
 	exit(sl_observer_run(&boot));
-}
-
-static const char *
-child_name(const struct worker *w, char *buf, size_t len)
-{
-	if (w->slot == OBSERVER_SLOT)
-		return "observer";
-	snprintf(buf, len, "worker %d", w->slot);
-	return buf;
 }
 
 /* ---- the process table: workers and the observer ---- */
@@ -443,7 +440,7 @@ worker_died(struct master *m, struct worker *w, int status)
 {
 	uint64_t now = now_ms(), delay;
 	char buf[32];
-	const char *name = child_name(w, buf, sizeof(buf));
+	const char *name = slot_name(w->slot, buf, sizeof(buf));
 
 	w->pid = 0;
 	/* Killed in the middle of a write, it would leave a slot that
