@@ -180,6 +180,21 @@ gen_observe(struct gen *g, const uint8_t *img, struct sl_errors *errs)
 	return 0;
 }
 
+static void
+gen_free(struct gen *g)
+{
+	if (g->image_fd >= 0)
+		close(g->image_fd);
+	if (g->obs_fd >= 0)
+		close(g->obs_fd);
+	if (g->obs_ro_fd >= 0)
+		close(g->obs_ro_fd);
+	free(g->lst);
+	sl_conf_free(g->cf);
+	memset(g, 0, sizeof(*g));
+	g->image_fd = g->obs_fd = g->obs_ro_fd = -1;
+}
+
 static int
 gen_build(struct master *m, uint64_t id, struct gen *g)
 {
@@ -220,30 +235,9 @@ out:
 	}
 	free(img);
 	sl_errors_free(&errs);
-	if (rc == -1) {
-		if (g->image_fd >= 0)
-			close(g->image_fd);
-		free(g->lst);
-		sl_conf_free(g->cf);
-		memset(g, 0, sizeof(*g));
-		g->image_fd = g->obs_fd = g->obs_ro_fd = -1;
-	}
+	if (rc == -1)
+		gen_free(g);
 	return rc;
-}
-
-static void
-gen_free(struct gen *g)
-{
-	if (g->image_fd >= 0)
-		close(g->image_fd);
-	if (g->obs_fd >= 0)
-		close(g->obs_fd);
-	if (g->obs_ro_fd >= 0)
-		close(g->obs_ro_fd);
-	free(g->lst);
-	sl_conf_free(g->cf);
-	memset(g, 0, sizeof(*g));
-	g->image_fd = g->obs_fd = g->obs_ro_fd = -1;
 }
 
 /* ---- workers ---- */
