@@ -178,16 +178,20 @@ list_add(struct dlc *d, struct list *l, struct entry *e)
 
 /* ------------------------------------------------------------ validation */
 
+#define LOWER_DIGITS	"abcdefghijklmnopqrstuvwxyz0123456789"
+#define UPPER_DIGITS	"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+/* S is not empty and has only bytes of SET. */
+static int
+only_chars(const char *s, const char *set)
+{
+	return *s != '\0' && s[strspn(s, set)] == '\0';
+}
+
 static int
 domain_chars(const char *s)
 {
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		    *s == '.' || *s == '-'))
-			return 0;
-	return 1;
+	return only_chars(s, LOWER_DIGITS ".-");
 }
 
 /* LDH labels of 1..63 bytes, no hyphen at either end, 253 bytes at most. */
@@ -211,25 +215,13 @@ domain_name(const char *s)
 static int
 attr_chars(const char *s)
 {
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		    *s == '!'))
-			return 0;
-	return 1;
+	return only_chars(s, LOWER_DIGITS "!");
 }
 
 static int
 list_name(const char *s)
 {
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		    *s == '!' || *s == '-'))
-			return 0;
-	return 1;
+	return only_chars(s, UPPER_DIGITS "!-");
 }
 
 /* Upstream checks with Go's RE2; PCRE2 accepts a superset of its syntax. */
@@ -517,12 +509,6 @@ load_file(struct dlc *d, const char *path, const char *base)
 	return r;
 }
 
-static int
-name_order(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Every regular file under DIR, in name order (like Go's WalkDir). */
 static int
 load_dir(struct dlc *d, const char *dir, int depth)
@@ -546,7 +532,7 @@ load_dir(struct dlc *d, const char *dir, int depth)
 	}
 	closedir(dp);
 	if (n > 0)
-		qsort(names, n, sizeof(*names), name_order);
+		qsort(names, n, sizeof(*names), str_order);
 	for (i = 0; r == 0 && i < n; i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
 		    names[i]) >= sizeof(path))
