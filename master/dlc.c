@@ -16,12 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "master/arena.h"
 #include "master/dlc.h"
 #include "master/geodat.pb-c.h"
+#include "shm/regex.h"
 
 #define MAX_DOMAIN	253
 #define MAX_LABEL	63
@@ -224,24 +222,6 @@ list_name(const char *s)
 	return only_chars(s, UPPER_DIGITS "!-");
 }
 
-/* Upstream checks with Go's RE2; PCRE2 accepts a superset of its syntax. */
-static int
-regex_ok(const char *s, char *msg, size_t msglen)
-{
-	pcre2_code *re;
-	PCRE2_SIZE off;
-	int code;
-
-	re = pcre2_compile((PCRE2_SPTR)s, PCRE2_ZERO_TERMINATED, PCRE2_UTF,
-	    &code, &off, NULL);
-	if (re == NULL) {
-		pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, msglen);
-		return 0;
-	}
-	pcre2_code_free(re);
-	return 1;
-}
-
 static void
 lower(char *s)
 {
@@ -337,13 +317,15 @@ parse_type(const char *s)
 static int
 check_value(struct dlc *d, const char *file, int line, int type, char *v)
 {
-	char msg[128];
+	char msg[256];
 
 	if (type != T_REGEXP)
 		lower(v);
 	switch (type) {
 	case T_REGEXP:
-		if (!regex_ok(v, msg, sizeof(msg)))
+		/* Upstream checks with Go's RE2; this is the check sluice's
+		 * compiler applies to every geosite regexp it loads. */
+		if (sl_rx_valid(v, strlen(v), msg, sizeof(msg)) == -1)
 			return fail(d, file, line, "invalid regexp \"%s\": %s",
 			    v, msg);
 		break;
