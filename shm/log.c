@@ -77,23 +77,6 @@ stamp(char *buf, size_t cap)
 	return strftime(buf, cap, "%Y/%m/%d %H:%M:%S", &tm);
 }
 
-static void
-emit(char kind, char *line, size_t len)
-{
-	int fd;
-
-	if (lg.pipe_fd >= 0) {
-		/* One atomic write; a full pipe drops the line (counted). */
-		line[-1] = kind;
-		if (write(lg.pipe_fd, line - 1, len + 1) != (ssize_t)len + 1)
-			lg.dropped++;
-		return;
-	}
-	fd = kind == SL_LOG_REC_ACCESS ? lg.access_fd : lg.error_fd;
-	if (fd >= 0 && write(fd, line, len) < 0)
-		lg.dropped++;
-}
-
 void
 sl_log_write_record(const char *rec, size_t len)
 {
@@ -103,6 +86,21 @@ sl_log_write_record(const char *rec, size_t len)
 		return;
 	fd = rec[0] == SL_LOG_REC_ACCESS ? lg.access_fd : lg.error_fd;
 	if (fd >= 0 && write(fd, rec + 1, len - 1) < 0)
+		lg.dropped++;
+}
+
+/* LINE is a record without its kind byte, which line[-1] has room for:
+ * to the pipe, or written here as the master writes workers' records. */
+static void
+emit(char kind, char *line, size_t len)
+{
+	line[-1] = kind;
+	if (lg.pipe_fd < 0) {
+		sl_log_write_record(line - 1, len + 1);
+		return;
+	}
+	/* One atomic write; a full pipe drops the line (counted). */
+	if (write(lg.pipe_fd, line - 1, len + 1) != (ssize_t)len + 1)
 		lg.dropped++;
 }
 
