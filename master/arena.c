@@ -81,3 +81,16 @@ sl_arena_grow(struct sl_arena *a, void *old, size_t oldsz, size_t newsz)
 		memcpy(p, old, oldsz < newsz ? oldsz : newsz);
 	return p;
 }
+
+void *
+sl_arena_room(struct sl_arena *a, void *v, size_t n, size_t *cap, size_t size)
+{
+	size_t newcap;
+
+	if (n < *cap)
+		return v;
+	newcap = *cap ? *cap * 2 : 8;
+	v = sl_arena_grow(a, v, *cap * size, newcap * size);
+	*cap = newcap;
+	return v;
+}

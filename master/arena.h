@@ -23,5 +23,9 @@ char	*sl_arena_strdup(struct sl_arena *, const char *);
 char	*sl_arena_strndup(struct sl_arena *, const char *, size_t);
 /* Grow an array allocated from the arena (the old copy stays until free). */
 void	*sl_arena_grow(struct sl_arena *, void *old, size_t oldsz, size_t newsz);
+/* Room for element N of an arena array with room for *CAP elements of
+ * SIZE bytes: V itself, or when full a copy with twice the room. */
+void	*sl_arena_room(struct sl_arena *, void *v, size_t n, size_t *cap,
+	    size_t size);
 
 #endif

@@ -268,13 +268,7 @@ walk_is_empty(const struct sl_node *n)
 void *
 walk_vec_push(struct walk *w, struct walk_vec *v)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 8;
-
-		v->p = sl_arena_grow(&w->conf->arena, v->p, v->n * v->sz,
-		    cap * v->sz);
-		v->cap = cap;
-	}
+	v->p = sl_arena_room(&w->conf->arena, v->p, v->n, &v->cap, v->sz);
 	return (char *)v->p + v->sz * v->n++;
 }
 

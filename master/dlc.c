@@ -100,20 +100,6 @@ fail(struct dlc *d, const char *file, int line, const char *fmt, ...)
 	return -1;
 }
 
-/* Double an arena array when full. */
-static void *
-grow(struct dlc *d, void *v, size_t n, size_t *cap, size_t size)
-{
-	size_t newcap;
-
-	if (n < *cap)
-		return v;
-	newcap = *cap ? *cap * 2 : 8;
-	v = sl_arena_grow(&d->arena, v, *cap * size, newcap * size);
-	*cap = newcap;
-	return v;
-}
-
 /* ------------------------------------------------------------ list table */
 
 static size_t
@@ -169,8 +155,8 @@ list_get(struct dlc *d, const char *name)
 static void
 list_add(struct dlc *d, struct list *l, struct entry *e)
 {
-	l->entries = grow(d, l->entries, l->nentries, &l->capentries,
-	    sizeof(*l->entries));
+	l->entries = sl_arena_room(&d->arena, l->entries, l->nentries,
+	    &l->capentries, sizeof(*l->entries));
 	l->entries[l->nentries++] = e;
 }
 
@@ -403,8 +389,8 @@ parse_include(struct dlc *d, struct list *l, const char *file, int line,
 	if (!list_name(tok[0]))
 		return fail(d, file, line, "invalid included list name \"%s\"",
 		    tok[0]);
-	l->incls = grow(d, l->incls, l->nincls, &l->capincls,
-	    sizeof(*l->incls));
+	l->incls = sl_arena_room(&d->arena, l->incls, l->nincls,
+	    &l->capincls, sizeof(*l->incls));
 	inc = &l->incls[l->nincls++];
 	inc->src = sl_arena_strdup(&d->arena, tok[0]);
 	inc->file = file;
@@ -509,7 +495,8 @@ load_dir(struct dlc *d, const char *dir, int depth)
 	while ((de = readdir(dp)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		names = grow(d, names, n, &cap, sizeof(*names));
+		names = sl_arena_room(&d->arena, names, n, &cap,
+		    sizeof(*names));
 		names[n++] = sl_arena_strdup(&d->arena, de->d_name);
 	}
 	closedir(dp);
@@ -658,7 +645,7 @@ include(struct dlc *d, const struct incl *inc, struct entry ***v, size_t *n,
 		return -1;
 	for (i = 0; i < src->nrough; i++)
 		if (all || passes(src->rough[i], inc)) {
-			*v = grow(d, *v, *n, cap, sizeof(**v));
+			*v = sl_arena_room(&d->arena, *v, *n, cap, sizeof(**v));
 			(*v)[(*n)++] = src->rough[i];
 		}
 	return 0;
@@ -673,11 +660,11 @@ resolve(struct dlc *d, struct list *l)
 	if (l->state == RESOLVED)
 		return 0;
 	l->state = RESOLVING;
-	d->stack = grow(d, d->stack, d->depth, &d->capstack,
-	    sizeof(*d->stack));
+	d->stack = sl_arena_room(&d->arena, d->stack, d->depth,
+	    &d->capstack, sizeof(*d->stack));
 	d->stack[d->depth++] = l;
 	for (i = 0; i < l->nentries; i++) {
-		v = grow(d, v, n, &cap, sizeof(*v));
+		v = sl_arena_room(&d->arena, v, n, &cap, sizeof(*v));
 		v[n++] = l->entries[i];
 	}
 	for (i = 0; i < l->nincls; i++)
@@ -715,7 +702,8 @@ attr_msg(struct dlc *d, const char *key)
 	a->key = (char *)key;
 	a->typed_value_case = SLUICE__DOMAIN__ATTRIBUTE__TYPED_VALUE_BOOL_VALUE;
 	a->bool_value = 1;
-	d->attrs = grow(d, d->attrs, d->nattrs, &d->capattrs, sizeof(*d->attrs));
+	d->attrs = sl_arena_room(&d->arena, d->attrs, d->nattrs,
+	    &d->capattrs, sizeof(*d->attrs));
 	d->attrs[d->nattrs++] = a;
 	return a;
 }

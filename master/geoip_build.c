@@ -71,19 +71,6 @@ fail(struct build *b, const char *file, int line, const char *fmt, ...)
 	return -1;
 }
 
-static void *
-grow(struct build *b, void *v, size_t n, size_t *cap, size_t size)
-{
-	size_t newcap;
-
-	if (n < *cap)
-		return v;
-	newcap = *cap ? *cap * 2 : 16;
-	v = sl_arena_grow(&b->arena, v, *cap * size, newcap * size);
-	*cap = newcap;
-	return v;
-}
-
 /* ------------------------------------------------------------ 128-bit */
 
 static int
@@ -186,8 +173,8 @@ code_get(struct build *b, const char *name)
 	for (i = 0; i < b->ncodes; i++)
 		if (strcmp(b->codes[i].name, name) == 0)
 			return &b->codes[i];
-	b->codes = grow(b, b->codes, b->ncodes, &b->capcodes,
-	    sizeof(*b->codes));
+	b->codes = sl_arena_room(&b->arena, b->codes, b->ncodes,
+	    &b->capcodes, sizeof(*b->codes));
 	c = &b->codes[b->ncodes++];
 	memset(c, 0, sizeof(*c));
 	c->name = sl_arena_strdup(&b->arena, name);
@@ -197,7 +184,7 @@ code_get(struct build *b, const char *name)
 static void
 fam_add(struct build *b, struct fam *f, struct range r)
 {
-	f->v = grow(b, f->v, f->n, &f->cap, sizeof(*f->v));
+	f->v = sl_arena_room(&b->arena, f->v, f->n, &f->cap, sizeof(*f->v));
 	f->v[f->n++] = r;
 }
 
@@ -355,7 +342,8 @@ range_cidrs(struct build *b, struct range r, int bits, Sluice__GeoIP *gi,
 				break;
 		}
 		mask = u_hostmask(bits, p);
-		gi->cidr = grow(b, gi->cidr, gi->n_cidr, cap, sizeof(*gi->cidr));
+		gi->cidr = sl_arena_room(&b->arena, gi->cidr, gi->n_cidr, cap,
+		    sizeof(*gi->cidr));
 		gi->cidr[gi->n_cidr++] = cidr_msg(b, first, bits, p);
 		if (u_cmp(u_or(first, mask), r.last) >= 0)
 			return;
