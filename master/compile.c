@@ -387,26 +387,6 @@ add_inbound(struct cc *c, const struct sl_conf_inbound *in)
 	return rc;
 }
 
-static uint32_t
-add_ipset(struct cc *c, const struct sl_conf_cidr *ips, size_t n)
-{
-	struct sl_cidr *v = calloc(n + 1, sizeof(*v));
-	uint32_t idx;
-
-	if (v == NULL) {
-		c->b.failed = 1;
-		return 0;
-	}
-	for (size_t i = 0; i < n; i++) {
-		v[i].family = ips[i].family;
-		memcpy(v[i].addr, ips[i].addr, 16);
-		v[i].prefix = ips[i].prefix;
-	}
-	idx = sl_ipset_build(&c->b, v, n);
-	free(v);
-	return idx;
-}
-
 static void
 add_private_set(struct cc *c)
 {
@@ -436,7 +416,7 @@ add_final_rule(struct cc *c, const struct sl_conf_final_rule *r)
 	}
 	if (r->nips > 0) {
 		rec.has_ips = 1;
-		rec.ipset = add_ipset(c, r->ips, r->nips);
+		rec.ipset = sl_ipset_build(&c->b, r->ips, r->nips);
 	}
 	rec.has_block_delay = (uint8_t)r->has_block_delay;
 	rec.block_delay_min = r->block_delay_min;

@@ -141,13 +141,6 @@ struct sl_conf_inbound {
 	struct sl_conf_sniffing sniffing;
 };
 
-/* One CIDR as written, already masked. */
-struct sl_conf_cidr {
-	int		 family;	/* AF_INET or AF_INET6 */
-	uint8_t		 addr[16];
-	int		 prefix;
-};
-
 struct sl_conf_port_range {
 	uint16_t	 from, to;
 };
@@ -162,7 +155,7 @@ struct sl_conf_final_rule {
 	unsigned	 networks;	/* SL_NET_* bits; 0 = any */
 	struct sl_conf_port_range *ports;
 	size_t		 nports;	/* 0 = any */
-	struct sl_conf_cidr *ips;	/* "geoip:private" expands here */
+	struct sl_cidr	*ips;		/* "geoip:private" expands here */
 	size_t		 nips;		/* 0 = any */
 	uint32_t	 block_delay_min, block_delay_max; /* seconds */
 	int		 has_block_delay;

@@ -26,16 +26,6 @@
 /* freedom finalRules                                                  */
 
 static void
-push_cidr(struct walk *w, struct walk_vec *v, const struct sl_cidr *c)
-{
-	struct sl_conf_cidr *o = walk_vec_push(w, v);
-
-	o->family = c->family;
-	memcpy(o->addr, c->addr, sizeof(o->addr));
-	o->prefix = c->prefix;
-}
-
-static void
 ip_item(struct walk *w, const struct sl_node *at, const char *s, void *arg)
 {
 	struct walk_vec *v = arg;
@@ -53,7 +43,7 @@ ip_item(struct walk *w, const struct sl_node *at, const char *s, void *arg)
 		}
 		n = sl_private_list(priv, SL_ARRAY_LEN(priv));
 		for (i = 0; i < n; i++)
-			push_cidr(w, v, &priv[i]);
+			*(struct sl_cidr *)walk_vec_push(w, v) = priv[i];
 	} else if (strncmp(s, "ext:", 4) == 0 ||
 	    strncmp(s, "ext-ip:", 7) == 0) {
 		walk_err(w, at, "unsupported value \"%s\" (geodata files are "
@@ -61,7 +51,7 @@ ip_item(struct walk *w, const struct sl_node *at, const char *s, void *arg)
 	} else if (sl_cidr_parse(s, &c) != 0) {
 		walk_err(w, at, "\"%s\" is not an IP address or CIDR", s);
 	} else {
-		push_cidr(w, v, &c);
+		*(struct sl_cidr *)walk_vec_push(w, v) = c;
 	}
 }
 
@@ -121,7 +111,7 @@ walk_final_rule(struct walk *w, const struct sl_node *n, void *elem,
 {
 	static const char *const known[] = { "action", "network", "port",
 	    "ip", "blockDelay", NULL };
-	struct walk_vec ips = { .sz = sizeof(struct sl_conf_cidr) };
+	struct walk_vec ips = { .sz = sizeof(struct sl_cidr) };
 	struct sl_node f;
 	int v;
 	struct sl_conf_final_rule *r = elem;
