@@ -16,6 +16,7 @@
 
 #include "master/conf.h"
 #include "master/conf_walk.h"
+#include "master/geodat.h"
 #include "shm/ipset.h"
 
 #define GEOSITE_DAT	"geosite.dat"
@@ -38,29 +39,6 @@ has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/*
- * Xray opens FILE in the asset directory only when it is a local path
- * (Go's filepath.IsLocal): not absolute, not empty, no ".." component.
- */
-static int
-asset_name_ok(const char *file)
-{
-	const char *p = file, *slash;
-	size_t len;
-
-	if (file[0] == '\0' || file[0] == '/' || strcmp(file, ".") == 0)
-		return 0;
-	for (; *p != '\0'; p = slash + 1) {
-		slash = strchr(p, '/');
-		len = slash != NULL ? (size_t)(slash - p) : strlen(p);
-		if (len == 2 && p[0] == '.' && p[1] == '.')
-			return 0;
-		if (slash == NULL)
-			break;
-	}
-	return 1;
-}
-
 /* "FILE:REST" of an ext: reference; 0 and reported when malformed. */
 static int
 split_ref(struct walk *w, const struct sl_node *at, const char *item,
@@ -74,7 +52,7 @@ split_ref(struct walk *w, const struct sl_node *at, const char *item,
 		return 0;
 	}
 	*colon = '\0';
-	if (!asset_name_ok(copy)) {
+	if (!sl_geo_name_ok(copy)) {
 		walk_err(w, at, "\"%s\": \"%s\" is not a file name in the "
 		    "asset directory", item, copy);
 		return 0;

@@ -96,13 +96,13 @@ down(int c)
 /* ------------------------------------------------------------ asset search */
 
 /* Xray accepts only names that stay inside the asset directory. */
-static int
-is_local(const char *file)
+int
+sl_geo_name_ok(const char *file)
 {
 	const char *p;
 	size_t n;
 
-	if (*file == '\0' || *file == '/')
+	if (*file == '\0' || *file == '/' || strcmp(file, ".") == 0)
 		return 0;
 	for (p = file; *p != '\0'; p += n + (p[n] == '/')) {
 		n = strcspn(p, "/");
@@ -128,7 +128,7 @@ sl_geo_asset_find(const char *asset_dir, const char *file, char *out,
 	size_t ndirs = 0, i, used;
 	int n, first = 1;
 
-	if (!is_local(file))
+	if (!sl_geo_name_ok(file))
 		return seterr(err, errlen, "%s: not a local file name (no "
 		    "leading \"/\", no \"..\")", file);
 	dirs[ndirs++] = asset_dir;

@@ -15,11 +15,15 @@
 
 #include "shm/ipset.h"
 
+/* Whether FILE stays inside the asset directory, as Xray requires (Go's
+ * filepath.IsLocal): not empty, not absolute, not ".", no ".." part. */
+int	 sl_geo_name_ok(const char *file);
+
 /*
- * Find FILE (a local relative name: not empty, no "/" prefix, no ".."
- * component) in ASSET_DIR (sluice.assetDir, may be NULL), $SLUICE_ASSET_DIR,
- * $XRAY_LOCATION_ASSET, /usr/local/share/sluice, /usr/share/sluice,
- * /usr/local/share/xray, /usr/share/xray; the first regular file wins.
+ * Find FILE (a name sl_geo_name_ok accepts) in ASSET_DIR (sluice.assetDir,
+ * may be NULL), $SLUICE_ASSET_DIR, $XRAY_LOCATION_ASSET,
+ * /usr/local/share/sluice, /usr/share/sluice, /usr/local/share/xray,
+ * /usr/share/xray; the first regular file wins.
  * 0 with the path in OUT, or -1 with a message in ERR.
  */
 int	 sl_geo_asset_find(const char *asset_dir, const char *file, char *out,
