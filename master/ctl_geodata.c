@@ -143,43 +143,12 @@ cmd_build(const struct args *a, int site)
 
 /* ------------------------------------------------------------ lookup */
 
-static int
-read_all(const char *path, uint8_t **buf, size_t *len)
-{
-	struct stat st;
-	size_t got = 0;
-	ssize_t r;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	if (fstat(fd, &st) == -1 || (*buf = malloc((size_t)st.st_size + 1)) ==
-	    NULL) {
-		close(fd);
-		return -1;
-	}
-	*len = (size_t)st.st_size;
-	while (got < *len) {
-		if ((r = read(fd, *buf + got, *len - got)) == -1 &&
-		    errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	if (got == *len)
-		return 0;
-	free(*buf);
-	errno = EIO;
-	return -1;
-}
-
 /* FILE as a path (it has a "/"), else through the asset search. */
 static int
 load(const char *file, uint8_t **buf, size_t *len)
 {
 	char path[4096], err[ERRLEN];
+	const char *why;
 
 	if (strchr(file, '/') != NULL)
 		snprintf(path, sizeof(path), "%s", file);
@@ -188,8 +157,8 @@ load(const char *file, uint8_t **buf, size_t *len)
 		fprintf(stderr, "sluicectl: %s\n", err);
 		return -1;
 	}
-	if (read_all(path, buf, len) == -1) {
-		fprintf(stderr, "sluicectl: %s: %s\n", path, strerror(errno));
+	if (sl_geo_file_read(path, buf, len, &why) == -1) {
+		fprintf(stderr, "sluicectl: %s: %s\n", path, why);
 		return -1;
 	}
 	return 0;

@@ -301,29 +301,33 @@ corrupt:
 	    "byte %zu)", f->name, f->path, at);
 }
 
-static int
-file_read(struct geo_file *f, char *err, size_t errlen)
+int
+sl_geo_file_read(const char *path, uint8_t **buf, size_t *len,
+    const char **why)
 {
 	struct stat st;
 	ssize_t r;
 	size_t got = 0;
 	int fd;
 
-	if ((fd = open(f->path, O_RDONLY | O_CLOEXEC)) == -1)
-		return seterr(err, errlen, "%s: %s: %s", f->name, f->path,
-		    strerror(errno));
+	*buf = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		*why = strerror(errno);
+		return -1;
+	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return seterr(err, errlen, "%s: %s: not a regular file",
-		    f->name, f->path);
+		*why = "not a regular file";
+		return -1;
 	}
-	f->size = (size_t)st.st_size;
-	if ((f->data = malloc(f->size ? f->size : 1)) == NULL) {
+	*len = (size_t)st.st_size;
+	if ((*buf = malloc(*len + 1)) == NULL) {
 		close(fd);
-		return seterr(err, errlen, "%s: out of memory", f->name);
+		*why = "out of memory";
+		return -1;
 	}
-	while (got < f->size) {
-		r = read(fd, f->data + got, f->size - got);
+	while (got < *len) {
+		r = read(fd, *buf + got, *len - got);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -331,9 +335,23 @@ file_read(struct geo_file *f, char *err, size_t errlen)
 		got += (size_t)r;
 	}
 	close(fd);
-	if (got != f->size)
+	if (got != *len) {
+		free(*buf);
+		*buf = NULL;
+		*why = "short read (file changed while reading?)";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+file_read(struct geo_file *f, char *err, size_t errlen)
+{
+	const char *why;
+
+	if (sl_geo_file_read(f->path, &f->data, &f->size, &why) == -1)
 		return seterr(err, errlen, "%s: %s: %s", f->name, f->path,
-		    "short read (file changed while reading?)");
+		    why);
 	return 0;
 }
 

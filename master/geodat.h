@@ -12,6 +12,7 @@
 #define SL_MASTER_GEODAT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "shm/ipset.h"
 
@@ -28,6 +29,11 @@ int	 sl_geo_name_ok(const char *file);
  */
 int	 sl_geo_asset_find(const char *asset_dir, const char *file, char *out,
 	    size_t outlen, char *err, size_t errlen);
+
+/* The whole regular file PATH in a malloc'd *BUF (with a spare byte after
+ * *LEN); 0, or -1 with the reason in *WHY.  Read, not mapped (geodat.c). */
+int	 sl_geo_file_read(const char *path, uint8_t **buf, size_t *len,
+	    const char **why);
 
 struct sl_geodb;
 
