@@ -568,21 +568,19 @@ rule_conds(struct cc *c, const struct sl_conf_rule *r, struct conds *cs)
 	return rc;
 }
 
-static int
-tag_index(const struct sl_conf *cf, const char *tag, int balancer,
-    uint32_t *idx)
+/* The index of a tag that exists: conf_check.c refused the others. */
+static uint32_t
+tag_index(const struct sl_conf *cf, const char *tag, int balancer)
 {
 	size_t n = balancer ? cf->routing.nbalancers : cf->noutbounds;
 
 	for (size_t i = 0; i < n; i++) {
 		const char *t = balancer ? cf->routing.balancers[i].tag :
 		    cf->outbounds[i].tag;
-		if (t != NULL && strcmp(t, tag) == 0) {
-			*idx = (uint32_t)i;
-			return 0;
-		}
+		if (t != NULL && strcmp(t, tag) == 0)
+			return (uint32_t)i;
 	}
-	return -1;
+	return SL_IMG_NONE;
 }
 
 static int
@@ -598,13 +596,8 @@ add_rule(struct cc *c, const struct sl_conf_rule *r)
 	rec.rule_tag = sl_imgb_cstr(&c->b, r->rule_tag ? r->rule_tag : "");
 	rec.target_kind = bal ? SL_IMG_TARGET_BALANCER :
 	    SL_IMG_TARGET_OUTBOUND;
-	if (tag_index(c->cf, bal ? r->balancer_tag : r->outbound_tag, bal,
-	    &rec.target) == -1) {
-		sl_errors_add(c->errs, &r->where, "%s \"%s\" does not exist",
-		    bal ? "balancerTag" : "outboundTag",
-		    bal ? r->balancer_tag : r->outbound_tag);
-		rc = -1;
-	}
+	rec.target = tag_index(c->cf, bal ? r->balancer_tag : r->outbound_tag,
+	    bal);
 	rec.conds_first = sl_imgb_count(&c->b, SL_SECT_CONDS,
 	    sizeof(struct sl_img_cond));
 	rec.conds_count = (uint32_t)cs.n;
@@ -692,22 +685,16 @@ add_costs(struct cc *c, const struct sl_conf_balancer *b,
 	}
 }
 
-static int
+static void
 add_balancer(struct cc *c, const struct sl_conf_balancer *b)
 {
 	struct sl_img_balancer rec;
-	int rc = 0;
 
 	memset(&rec, 0, sizeof(rec));
 	rec.tag = sl_imgb_cstr(&c->b, b->tag);
 	rec.strategy = (uint32_t)b->strategy;
-	rec.fallback = SL_IMG_NONE;
-	if (b->fallback_tag != NULL && tag_index(c->cf, b->fallback_tag, 0,
-	    &rec.fallback) == -1) {
-		sl_errors_add(c->errs, &b->where, "fallbackTag \"%s\" does not "
-		    "exist", b->fallback_tag);
-		rc = -1;
-	}
+	rec.fallback = b->fallback_tag != NULL ?
+	    tag_index(c->cf, b->fallback_tag, 0) : SL_IMG_NONE;
 	rec.cands_first = select_outbounds(c, b->selectors, b->nselectors,
 	    &rec.cands_count);
 	rec.expected = b->expected;
@@ -721,7 +708,6 @@ add_balancer(struct cc *c, const struct sl_conf_balancer *b)
 		    sizeof(uint32_t));
 	add_costs(c, b, &rec);
 	sl_imgb_add(&c->b, SL_SECT_BALANCERS, &rec, sizeof(rec));
-	return rc;
 }
 
 static void
@@ -753,8 +739,7 @@ cc_routing(struct cc *c)
 	int rc = 0;
 
 	for (size_t i = 0; i < r->nbalancers; i++)
-		if (add_balancer(c, &r->balancers[i]) == -1)
-			rc = -1;
+		add_balancer(c, &r->balancers[i]);
 	for (size_t i = 0; i < r->nrules; i++)
 		if (add_rule(c, &r->rules[i]) == -1)
 			rc = -1;
