@@ -563,7 +563,7 @@ sl_compile(const struct sl_conf *cf, uint64_t generation, uint8_t **out,
 }
 
 int
-sl_compile_check_file(const char *file, int quiet)
+sl_compile_check_file(const char *file)
 {
 	struct sl_errors errs;
 	struct sl_conf *cf;
@@ -577,7 +577,7 @@ sl_compile_check_file(const char *file, int quiet)
 		rc = 0;
 	if (errs.count > 0)
 		fprintf(stderr, "%.*s", (int)errs.len, errs.buf);
-	if (rc == 0 && !quiet)
+	if (rc == 0)
 		printf("%s: configuration OK (%zu inbounds, %zu outbounds, "
 		    "table image %zu bytes)\n", file, cf->ninbounds,
 		    cf->noutbounds, len);

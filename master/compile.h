@@ -19,6 +19,6 @@ int	 sl_compile(const struct sl_conf *, uint64_t generation,
 
 /* Load, check and compile FILE; print every error to stderr.  Used by
  * `sluiced -t` and `sluicectl check`.  Returns 0 if the config is good. */
-int	 sl_compile_check_file(const char *file, int quiet);
+int	 sl_compile_check_file(const char *file);
 
 #endif

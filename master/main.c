@@ -49,6 +49,6 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	if (test)
-		return sl_compile_check_file(o.config, 0) == 0 ? 0 : 1;
+		return sl_compile_check_file(o.config) == 0 ? 0 : 1;
 	return sl_master_run(&o);
 }

@@ -35,7 +35,7 @@ cmd_check(const char *config, int argc, char **argv)
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt(argc, argv, "c:q")) != -1) {
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
 		switch (ch) {
 		case 'c':
 			config = optarg;
@@ -46,7 +46,7 @@ cmd_check(const char *config, int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	return sl_compile_check_file(config, 0) == 0 ? 0 : 1;
+	return sl_compile_check_file(config) == 0 ? 0 : 1;
 }
 
 int
