@@ -138,6 +138,9 @@ void	 sl_conn_touch(struct sl_conn *);
 void	 sl_conn_set_events(struct sl_conn *, struct sl_ev *, uint32_t);
 const char *sl_addr_str(const struct sockaddr *, char *, size_t);
 void	 sl_target_str(const struct sl_target *, char *, size_t);
+/* An IP target as a socket address: its length, 0 for a domain. */
+socklen_t sl_target_sockaddr(const struct sl_target *,
+	    struct sockaddr_storage *);
 
 /* Stages implemented by other modules. */
 void	 sl_fallback_start(struct sl_conn *, const char *reason);

@@ -228,21 +228,7 @@ target_ip(struct sl_conn *c)
 		sl_conn_close(c, "out of memory");
 		return;
 	}
-	if (c->target.atyp == SL_ATYP_IPV4) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&a->ss;
-
-		in->sin_family = AF_INET;
-		memcpy(&in->sin_addr, c->target.ip, 4);
-		in->sin_port = htons(c->target.port);
-		a->len = sizeof(*in);
-	} else {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->ss;
-
-		in6->sin6_family = AF_INET6;
-		memcpy(&in6->sin6_addr, c->target.ip, 16);
-		in6->sin6_port = htons(c->target.port);
-		a->len = sizeof(*in6);
-	}
+	a->len = sl_target_sockaddr(&c->target, &a->ss);
 	c->addrs = a;
 	c->naddrs = 1;
 	filter_and_dial(c);

@@ -75,24 +75,8 @@ sa_port(const struct sockaddr_storage *ss)
 static const struct sockaddr *
 target_addr(const struct sl_target *t, struct sockaddr_storage *ss)
 {
-	memset(ss, 0, sizeof(*ss));
-	if (t->atyp == SL_ATYP_IPV4) {
-		struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
-		in->sin_family = AF_INET;
-		memcpy(&in->sin_addr, t->ip, 4);
-		in->sin_port = htons(t->port);
-		return (const struct sockaddr *)ss;
-	}
-	if (t->atyp == SL_ATYP_IPV6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-		in6->sin6_family = AF_INET6;
-		memcpy(&in6->sin6_addr, t->ip, 16);
-		in6->sin6_port = htons(t->port);
-		return (const struct sockaddr *)ss;
-	}
-	return NULL;
+	return sl_target_sockaddr(t, ss) > 0 ? (const struct sockaddr *)ss :
+	    NULL;
 }
 
 static void
