@@ -94,6 +94,19 @@ sl_target_str(const struct sl_target *t, char *buf, size_t cap)
 		    sizeof(ip)), t->port);
 }
 
+void
+sl_target_set_host(struct sl_target *t, const char *host)
+{
+	if (inet_pton(AF_INET, host, t->ip) == 1)
+		t->atyp = SL_ATYP_IPV4;
+	else if (inet_pton(AF_INET6, host, t->ip) == 1)
+		t->atyp = SL_ATYP_IPV6;
+	else {
+		t->atyp = SL_ATYP_DOMAIN;
+		snprintf(t->host, sizeof(t->host), "%s", host);
+	}
+}
+
 socklen_t
 sl_target_sockaddr(const struct sl_target *t, struct sockaddr_storage *ss)
 {

@@ -138,6 +138,9 @@ void	 sl_conn_touch(struct sl_conn *);
 void	 sl_conn_set_events(struct sl_conn *, struct sl_ev *, uint32_t);
 const char *sl_addr_str(const struct sockaddr *, char *, size_t);
 void	 sl_target_str(const struct sl_target *, char *, size_t);
+/* The target's address from text: an IPv4 or IPv6 literal, else a
+ * domain name (the port is left alone). */
+void	 sl_target_set_host(struct sl_target *, const char *host);
 /* An IP target as a socket address: its length, 0 for a domain. */
 socklen_t sl_target_sockaddr(const struct sl_target *,
 	    struct sockaddr_storage *);

@@ -20,9 +20,7 @@
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,14 +258,7 @@ redirect(struct sl_conn *c, const struct sl_img_outbound *o)
 		t->port = o->redirect_port;
 	if (*h == '\0' || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0)
 		return;
-	if (inet_pton(AF_INET, h, t->ip) == 1)
-		t->atyp = SL_ATYP_IPV4;
-	else if (inet_pton(AF_INET6, h, t->ip) == 1)
-		t->atyp = SL_ATYP_IPV6;
-	else {
-		t->atyp = SL_ATYP_DOMAIN;
-		snprintf(t->host, sizeof(t->host), "%s", h);
-	}
+	sl_target_set_host(t, h);
 }
 
 static void
