@@ -33,8 +33,6 @@ struct sl_route_state {
 	char			 domain[256];
 	struct sl_sniff_result	 sniff;
 	unsigned		 sniffers;	/* still in play */
-	struct sl_route_attr	 attrs[SL_SNIFF_MAX_ATTRS];
-	char			 keys[SL_SNIFF_MAX_ATTRS][64];
 	struct sockaddr_storage	*dns;
 	int			 no_clue;
 	uint64_t		 sniff_deadline;
@@ -216,29 +214,15 @@ override_wanted(struct sl_conn *c, const struct sl_sniff_result *r)
 	return 0;
 }
 
-/* Attributes for the attrs condition: keys lower-cased, as Xray does. */
+/* The attrs condition reads the sniffer's attributes in place: those of
+ * the latest sniff that found any (one that finds none writes no entry,
+ * so the array still holds them). */
 static void
-attrs_keep(struct sl_route_state *rs, const struct sl_sniff_result *r)
+attrs_keep(struct sl_route_state *rs)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < r->nattrs; i++) {
-		const struct sl_sniff_attr *a = &r->attrs[i];
-		size_t kl = a->key_len;
-
-		if (kl >= sizeof(rs->keys[0]))
-			continue;	/* no configured key is this long */
-		for (size_t j = 0; j < kl; j++)
-			rs->keys[n][j] = (char)tolower((unsigned char)a->key[j]);
-		rs->attrs[n].key = rs->keys[n];
-		rs->attrs[n].key_len = kl;
-		rs->attrs[n].val = a->val;
-		rs->attrs[n].val_len = a->val_len;
-		n++;
-	}
-	if (n > 0) {
-		rs->ctx.attrs = rs->attrs;
-		rs->ctx.nattrs = n;
+	if (rs->sniff.nattrs > 0) {
+		rs->ctx.attrs = rs->sniff.attrs;
+		rs->ctx.nattrs = rs->sniff.nattrs;
 	}
 }
 
@@ -265,7 +249,7 @@ sniff_apply(struct sl_conn *c, const struct sl_sniff_result *r)
 	struct sl_route_ctx *x = &rs->ctx;
 
 	x->protocol = r->protocol;
-	attrs_keep(rs, r);
+	attrs_keep(rs);
 	if (!override_wanted(c, r))
 		return;
 	if (r->atyp != SL_ATYP_DOMAIN) {
@@ -294,7 +278,7 @@ sniff_step(struct sl_conn *c)
 		sniff_apply(c, &rs->sniff);
 		return SL_OK;
 	}
-	attrs_keep(rs, &rs->sniff);
+	attrs_keep(rs);
 	if ((rc == SL_SNIFF_MORE || (rc == SL_AGAIN && ++rs->no_clue < 2)) &&
 	    sl_loop_now(c->w->loop) < rs->sniff_deadline &&
 	    c->up.off + c->up.len < SL_BUF_SIZE)

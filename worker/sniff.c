@@ -327,7 +327,7 @@ static void
 attr_set(struct sl_sniff_result *r, size_t cap, const char *k, size_t kl,
     const char *v, size_t vl)
 {
-	struct sl_sniff_attr *at = NULL;
+	struct sl_route_attr *at = NULL;
 
 	for (size_t i = 0; i < r->nattrs && at == NULL; i++)
 		if (r->attrs[i].key_len == kl &&
@@ -591,7 +591,7 @@ sl_sniff(const uint8_t *buf, size_t len, unsigned *which,
 	return pending != 0 ? SL_AGAIN : SL_DECLINED;
 }
 
-const struct sl_sniff_attr *
+const struct sl_route_attr *
 sl_sniff_find_attr(const struct sl_sniff_result *r, const char *key,
     size_t key_len)
 {
