@@ -30,7 +30,7 @@
 struct sl_route_state {
 	struct sl_route_ctx	 ctx;
 	struct sockaddr_storage	 target_ss;
-	char			 domain[256];
+	char			 domain[256];	/* the target's, lower-cased */
 	struct sl_sniff_result	 sniff;
 	unsigned		 sniffers;	/* still in play */
 	struct sockaddr_storage	*dns;
@@ -146,7 +146,7 @@ route_resolved(void *arg, int status, const char *err,
 		rs->ctx.dns = rs->dns;
 		rs->ctx.ndns = n;
 	} else {
-		sl_debug("routing: cannot resolve %s: %s", rs->domain,
+		sl_debug("routing: cannot resolve %s: %s", rs->ctx.domain,
 		    err ? err : "no address");
 	}
 	route_decide(c);
@@ -166,8 +166,8 @@ route_decide(struct sl_conn *c)
 	/* The callback may run (and free c) before this returns. */
 	c->state = SL_C_RESOLVE;
 	sl_conn_set_events(c, &c->cev, 0);
-	q = sl_dns_resolve(c->w->dns, rs->domain, c->target.port, AF_UNSPEC,
-	    route_resolved, c);
+	q = sl_dns_resolve(c->w->dns, rs->ctx.domain, c->target.port,
+	    AF_UNSPEC, route_resolved, c);
 	if (q != NULL)
 		c->dnsq = q;
 }
@@ -256,13 +256,13 @@ sniff_apply(struct sl_conn *c, const struct sl_sniff_result *r)
 		override_ip(c, r);
 		return;
 	}
-	x->domain_len = lower_copy(rs->domain, sizeof(rs->domain), r->domain);
-	x->domain = rs->domain;
+	x->domain = r->domain;		/* lower-case already */
+	x->domain_len = strlen(r->domain);
 	if (c->in->sniff & SL_IMG_SNIFF_ROUTE_ONLY)
 		return;		/* routing sees the name, the dial does not */
 	/* The outbound connects to the sniffed name, resolving it itself. */
 	c->target.atyp = SL_ATYP_DOMAIN;
-	memcpy(c->target.host, rs->domain, x->domain_len + 1);
+	memcpy(c->target.host, r->domain, x->domain_len + 1);
 	x->target_addr = NULL;
 }
 
