@@ -152,8 +152,22 @@ void	 sl_fallback_start(struct sl_conn *, const char *reason);
 void	 sl_route_start(struct sl_conn *);
 void	 sl_route_sniff_event(struct sl_conn *);
 void	 sl_route_free(struct sl_conn *);
-/* Start c->outbound for c->target. */
-void	 sl_outbound_start(struct sl_conn *);
+/*
+ * What a DNS callback (worker/dns.h) received, kept for another asker:
+ * routing's lookup of NAME (AF_UNSPEC, addresses with PORT set), which
+ * freedom takes instead of asking again when its target is the same.
+ */
+struct sl_dns_answer {
+	const char		*name;
+	uint16_t		 port;
+	int			 status;
+	const char		*err;
+	const struct sockaddr_storage *addrs;
+	size_t			 n;
+};
+
+/* Start c->outbound for c->target; KNOWN (or NULL) as above. */
+void	 sl_outbound_start(struct sl_conn *, const struct sl_dns_answer *known);
 void	 sl_outbound_proxy_start(struct sl_conn *,
 	    const struct sl_img_outbound *);
 void	 sl_outbound_proxy_connected(struct sl_conn *);

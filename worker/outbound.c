@@ -1,8 +1,9 @@
 /*
  * outbound: send an authenticated request to its outbound.
  *
- * freedom: resolve the target (asynchronously), apply finalRules to every
- * candidate address, dial the allowed ones.  When no final rule matches,
+ * freedom: resolve the target (asynchronously, or take routing's lookup
+ * of the same name and port), apply finalRules to every candidate
+ * address, dial the allowed ones.  When no final rule matches,
  * a connection that came in through VLESS or Trojan may not reach a
  * private address (Xray's default), so clients cannot reach the server's
  * own backends through the tunnel.  A blocked connection is "blackholed"
@@ -23,6 +24,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/rand.h>
 
@@ -262,7 +264,8 @@ redirect(struct sl_conn *c, const struct sl_img_outbound *o)
 }
 
 static void
-freedom(struct sl_conn *c, const struct sl_img_outbound *o)
+freedom(struct sl_conn *c, const struct sl_img_outbound *o,
+    const struct sl_dns_answer *known)
 {
 	int fam = strategy_family(o->strategy);
 
@@ -274,11 +277,21 @@ freedom(struct sl_conn *c, const struct sl_img_outbound *o)
 		return;
 	}
 	c->family_retry = fam != AF_UNSPEC && o->strategy <= SL_IMG_FS_USEIP64;
+	/* Routing looked this very target up already: take its answer.
+	 * Asking again would be a second query whenever the cache kept
+	 * nothing (a failure, an answer without a TTL). */
+	if (known != NULL && fam == AF_UNSPEC &&
+	    known->port == c->target.port &&
+	    strcasecmp(known->name, c->target.host) == 0) {
+		resolved(c, known->status, known->err, known->addrs,
+		    known->n);
+		return;
+	}
 	resolve(c, fam);
 }
 
 void
-sl_outbound_start(struct sl_conn *c)
+sl_outbound_start(struct sl_conn *c, const struct sl_dns_answer *known)
 {
 	const struct sl_img_outbound *o = cur_outbound(c);
 
@@ -295,7 +308,7 @@ sl_outbound_start(struct sl_conn *c)
 		sl_outbound_proxy_start(c, o);
 		break;
 	default:
-		freedom(c, o);
+		freedom(c, o, known);
 		break;
 	}
 }

@@ -33,18 +33,26 @@ struct sl_route_state {
 	char			 domain[256];	/* the target's, lower-cased */
 	struct sl_sniff_result	 sniff;
 	unsigned		 sniffers;	/* still in play */
-	struct sockaddr_storage	*dns;
+	struct sockaddr_storage	*dns;		/* the lookup's answer */
+	int			 dns_status;
+	const char		*dns_err;
 	int			 no_clue;
 	uint64_t		 sniff_deadline;
 };
 
+static void
+state_free(struct sl_route_state *rs)
+{
+	if (rs == NULL)
+		return;
+	free(rs->dns);
+	free(rs);
+}
+
 void
 sl_route_free(struct sl_conn *c)
 {
-	if (c->rs == NULL)
-		return;
-	free(c->rs->dns);
-	free(c->rs);
+	state_free(c->rs);
 	c->rs = NULL;
 }
 
@@ -105,6 +113,9 @@ static void
 route_done(struct sl_conn *c, const struct sl_route_result *res)
 {
 	const struct sl_img *img = &c->w->img;
+	struct sl_route_state *rs = c->rs;
+	struct sl_dns_answer known = { rs->ctx.domain, c->target.port,
+	    rs->dns_status, rs->dns_err, rs->dns, rs->ctx.ndns };
 	uint32_t out = res->target;
 
 	c->rule = res->rule;
@@ -125,8 +136,11 @@ route_done(struct sl_conn *c, const struct sl_route_result *res)
 			    SL_IMG_REC(img, SL_SECT_OUTBOUNDS,
 			    struct sl_img_outbound, out)->tag));
 	}
-	sl_route_free(c);
-	sl_outbound_start(c);
+	/* The state outlives the start of the outbound, which may close c:
+	 * freedom reuses the routing lookup instead of asking again. */
+	c->rs = NULL;
+	sl_outbound_start(c, rs->ctx.dns_done ? &known : NULL);
+	state_free(rs);
 }
 
 static void	route_decide(struct sl_conn *);
@@ -140,14 +154,18 @@ route_resolved(void *arg, int status, const char *err,
 
 	c->dnsq = NULL;
 	rs->ctx.dns_done = 1;
-	if (status == 0 && n > 0 &&
-	    (rs->dns = calloc(n, sizeof(*rs->dns))) != NULL) {
+	rs->dns_status = status;
+	rs->dns_err = err;
+	if (status != 0 || n == 0) {
+		sl_debug("routing: cannot resolve %s: %s", rs->ctx.domain,
+		    err ? err : "no address");
+	} else if ((rs->dns = calloc(n, sizeof(*rs->dns))) == NULL) {
+		sl_conn_close(c, "out of memory");
+		return;
+	} else {
 		memcpy(rs->dns, addrs, n * sizeof(*addrs));
 		rs->ctx.dns = rs->dns;
 		rs->ctx.ndns = n;
-	} else {
-		sl_debug("routing: cannot resolve %s: %s", rs->ctx.domain,
-		    err ? err : "no address");
 	}
 	route_decide(c);
 }
