@@ -172,6 +172,9 @@ void	 sl_outbound_proxy_start(struct sl_conn *,
 	    const struct sl_img_outbound *);
 void	 sl_outbound_proxy_connected(struct sl_conn *);
 void	 sl_outbound_proxy_free(struct sl_conn *);
+/* c->addrs from COUNT ADDRS records of the image (resolved by the
+ * master) from FIRST on.  0, or -1 when out of memory. */
+int	 sl_dial_img_addrs(struct sl_conn *, uint32_t first, uint32_t count);
 /* Connect to c->addrs; calls sl_relay_start when connected. */
 void	 sl_dial_start(struct sl_conn *, int retries);
 void	 sl_relay_start(struct sl_conn *);
