@@ -198,13 +198,12 @@ excluded(struct sl_conn *c, const char *domain, size_t len)
 	const struct sl_img *img = &c->w->img;
 	const uint32_t *sets = SL_IMG_REC(img, SL_SECT_U32, uint32_t,
 	    c->in->sniff_excl_first);
-	struct sockaddr_storage ss;
-	const struct sockaddr *sa;
+	/* Nothing is overridden yet: the request's own address. */
+	const struct sockaddr *sa = c->rs->ctx.target_addr;
 
 	for (uint32_t i = 0; i < c->in->sniff_excl_count; i++)
 		if (sl_domset_match(img, c->w->rx, sets[i], domain, len))
 			return 1;
-	sa = target_addr(&c->target, &ss);
 	return c->in->sniff_ips_excl != 0 && sa != NULL &&
 	    sl_route_ipmatch(img, c->in->sniff_ips_excl - 1, sa);
 }
