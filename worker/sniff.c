@@ -53,50 +53,6 @@ addr_parse(const char *s, size_t n, struct addr *a)
 	a->atyp = sl_xaddr_parse(s, n, a->ip, &a->name, &a->name_len);
 }
 
-/* Go's net.IP.String for a non-mapped IPv6: RFC 5952, the first longest
- * run of two or more zero groups as "::". */
-static size_t
-ip6_format(const uint8_t ip[16], char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	int zs = -1, ze = -1;
-	size_t o = 0;
-
-	for (int i = 0; i < 8; i++) {
-		int j = i;
-
-		while (j < 8 && ip[2 * j] == 0 && ip[2 * j + 1] == 0)
-			j++;
-		if (j - i >= 2 && j - i > ze - zs) {
-			zs = i;
-			ze = j;
-		}
-	}
-	for (int i = 0; i < 8; i++) {
-		unsigned g = be16(ip + 2 * i);
-		int started = 0;
-
-		if (i == zs) {
-			out[o++] = ':';
-			out[o++] = ':';
-			i = ze;
-			if (i >= 8)
-				break;
-			g = be16(ip + 2 * i);
-		} else if (i > 0)
-			out[o++] = ':';
-		for (int sh = 12; sh >= 0; sh -= 4) {
-			unsigned d = (g >> sh) & 0xf;
-
-			if (d != 0 || started || sh == 0) {
-				out[o++] = hex[d];
-				started = 1;
-			}
-		}
-	}
-	return o;
-}
-
 /* Xray's Address.String() of A into DOMAIN; -1 if it does not fit in a C
  * string of 256. */
 static int
@@ -110,7 +66,7 @@ addr_string(const struct addr *a, char domain[256])
 		return 0;
 	case SL_ATYP_IPV6:
 		domain[0] = '[';
-		n = 1 + ip6_format(a->ip, domain + 1);
+		n = 1 + sl_xaddr_ip6_str(a->ip, domain + 1);
 		domain[n++] = ']';
 		domain[n] = '\0';
 		return 0;

@@ -1,5 +1,6 @@
 /*
- * xaddr: Xray's net.ParseAddress and Go's strings.TrimSpace over bytes.
+ * xaddr: Xray's net.ParseAddress and Go's strings.TrimSpace over bytes,
+ * Go's text form of an IPv6 address.
  */
 #include <arpa/inet.h>
 #include <string.h>
@@ -105,4 +106,42 @@ sl_xaddr_parse(const char *s, size_t n, uint8_t ip[16], const char **name,
 	*name_len = n;
 	atyp = ip_parse(s, n, ip);
 	return atyp != 0 ? atyp : SL_ATYP_DOMAIN;
+}
+
+size_t
+sl_xaddr_ip6_str(const uint8_t ip[16], char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned w[8];
+	int zs = -1, zlen = 0;
+	size_t o = 0;
+
+	for (int i = 0; i < 8; i++)
+		w[i] = (unsigned)ip[2 * i] << 8 | ip[2 * i + 1];
+	for (int i = 0; i < 8; i++) {
+		int j = i;
+
+		while (j < 8 && w[j] == 0)
+			j++;
+		if (j - i >= 2 && j - i > zlen) {
+			zs = i;
+			zlen = j - i;
+		}
+		if (j > i)
+			i = j - 1;
+	}
+	for (int i = 0; i < 8; i++) {
+		if (i == zs) {
+			out[o++] = ':';
+			out[o++] = ':';
+			i += zlen - 1;
+			continue;
+		}
+		if (i > 0 && i != zs + zlen)
+			out[o++] = ':';
+		for (int sh = 12; sh >= 0; sh -= 4)
+			if (sh == 0 || w[i] >> sh != 0)
+				out[o++] = hex[w[i] >> sh & 0xf];
+	}
+	return o;
 }

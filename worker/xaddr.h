@@ -1,8 +1,9 @@
 /*
  * xaddr: an address written as text, read the way Xray reads it
  * (common/net/address.go ParseAddress), and Go's white-space trim that
- * reading relies on.  Shared by the VLESS/Trojan address reader and the
- * sniffers.  Pure functions: no I/O, no allocation.
+ * reading relies on; an IPv6 address written as Go writes it.  Shared by
+ * the VLESS/Trojan address reader, the sniffers and the PROXY header
+ * writer.  Pure functions: no I/O, no allocation.
  */
 #ifndef SL_WORKER_XADDR_H
 #define SL_WORKER_XADDR_H
@@ -24,5 +25,10 @@ void	 sl_xaddr_trim(const char **s, size_t *n);
  */
 uint8_t	 sl_xaddr_parse(const char *s, size_t n, uint8_t ip[16],
 	    const char **name, size_t *name_len);
+
+/* Go's net.IP.String of an IPv6 address that is not v4-mapped (RFC 5952:
+ * lower-case hex, the first longest run of two or more zero groups as
+ * "::") into OUT, not NUL-terminated; returns its length (at most 39). */
+size_t	 sl_xaddr_ip6_str(const uint8_t ip[16], char *out);
 
 #endif
