@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include <string.h>
+#include <strings.h>
 
 #include "shm/domset.h"
 #include "shm/ipset.h"
@@ -108,12 +109,14 @@ match_user(const struct sl_img *img, const struct sl_rxtab *rx,
 	return 0;
 }
 
+/* A rule's key (lower-case, no NUL) against a sniffed one in any case;
+ * no process sets a locale, so the comparison is ASCII. */
 static const struct sl_route_attr *
 attr_find(const struct sl_route_ctx *x, const char *key, size_t len)
 {
 	for (size_t i = 0; i < x->nattrs; i++)
 		if (x->attrs[i].key_len == len &&
-		    memcmp(x->attrs[i].key, key, len) == 0)
+		    strncasecmp(x->attrs[i].key, key, len) == 0)
 			return &x->attrs[i];
 	return NULL;
 }

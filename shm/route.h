@@ -21,7 +21,9 @@
 
 struct sl_rxtab;
 
-/* One HTTP attribute (sniffed header); keys are lower-case. */
+/* One HTTP attribute (sniffed header).  Keys in any case: a rule's keys
+ * are lower-case and match them ASCII-case-insensitively, as Xray
+ * lower-cases header names. */
 struct sl_route_attr {
 	const char	*key, *val;
 	size_t		 key_len, val_len;

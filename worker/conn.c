@@ -94,6 +94,42 @@ sl_target_str(const struct sl_target *t, char *buf, size_t cap)
 		    sizeof(ip)), t->port);
 }
 
+void
+sl_target_set_host(struct sl_target *t, const char *host)
+{
+	if (inet_pton(AF_INET, host, t->ip) == 1)
+		t->atyp = SL_ATYP_IPV4;
+	else if (inet_pton(AF_INET6, host, t->ip) == 1)
+		t->atyp = SL_ATYP_IPV6;
+	else {
+		t->atyp = SL_ATYP_DOMAIN;
+		snprintf(t->host, sizeof(t->host), "%s", host);
+	}
+}
+
+socklen_t
+sl_target_sockaddr(const struct sl_target *t, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (t->atyp == SL_ATYP_IPV4) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, t->ip, 4);
+		in->sin_port = htons(t->port);
+		return sizeof(*in);
+	}
+	if (t->atyp == SL_ATYP_IPV6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, t->ip, 16);
+		in6->sin6_port = htons(t->port);
+		return sizeof(*in6);
+	}
+	return 0;
+}
+
 /* "#index" or the ruleTag of the rule that routed c; "-" = default. */
 static const char *
 rule_name(const struct sl_conn *c, char *buf, size_t sz)

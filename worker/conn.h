@@ -138,6 +138,12 @@ void	 sl_conn_touch(struct sl_conn *);
 void	 sl_conn_set_events(struct sl_conn *, struct sl_ev *, uint32_t);
 const char *sl_addr_str(const struct sockaddr *, char *, size_t);
 void	 sl_target_str(const struct sl_target *, char *, size_t);
+/* The target's address from text: an IPv4 or IPv6 literal, else a
+ * domain name (the port is left alone). */
+void	 sl_target_set_host(struct sl_target *, const char *host);
+/* An IP target as a socket address: its length, 0 for a domain. */
+socklen_t sl_target_sockaddr(const struct sl_target *,
+	    struct sockaddr_storage *);
 
 /* Stages implemented by other modules. */
 void	 sl_fallback_start(struct sl_conn *, const char *reason);
@@ -146,12 +152,29 @@ void	 sl_fallback_start(struct sl_conn *, const char *reason);
 void	 sl_route_start(struct sl_conn *);
 void	 sl_route_sniff_event(struct sl_conn *);
 void	 sl_route_free(struct sl_conn *);
-/* Start c->outbound for c->target. */
-void	 sl_outbound_start(struct sl_conn *);
+/*
+ * What a DNS callback (worker/dns.h) received, kept for another asker:
+ * routing's lookup of NAME (AF_UNSPEC, addresses with PORT set), which
+ * freedom takes instead of asking again when its target is the same.
+ */
+struct sl_dns_answer {
+	const char		*name;
+	uint16_t		 port;
+	int			 status;
+	const char		*err;
+	const struct sockaddr_storage *addrs;
+	size_t			 n;
+};
+
+/* Start c->outbound for c->target; KNOWN (or NULL) as above. */
+void	 sl_outbound_start(struct sl_conn *, const struct sl_dns_answer *known);
 void	 sl_outbound_proxy_start(struct sl_conn *,
 	    const struct sl_img_outbound *);
 void	 sl_outbound_proxy_connected(struct sl_conn *);
 void	 sl_outbound_proxy_free(struct sl_conn *);
+/* c->addrs from COUNT ADDRS records of the image (resolved by the
+ * master) from FIRST on.  0, or -1 when out of memory. */
+int	 sl_dial_img_addrs(struct sl_conn *, uint32_t first, uint32_t count);
 /* Connect to c->addrs; calls sl_relay_start when connected. */
 void	 sl_dial_start(struct sl_conn *, int retries);
 void	 sl_relay_start(struct sl_conn *);

@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -116,6 +117,22 @@ dial_next(struct sl_conn *c)
 	sl_warn("failed to dial to %s: %s", c->is_fallback ? "fallback" :
 	    "target", c->dial_err ? c->dial_err : "no address");
 	sl_conn_close(c, "failed to dial");
+}
+
+int
+sl_dial_img_addrs(struct sl_conn *c, uint32_t first, uint32_t count)
+{
+	if ((c->addrs = calloc(count + 1, sizeof(*c->addrs))) == NULL)
+		return -1;
+	for (uint32_t i = 0; i < count; i++) {
+		const struct sl_img_addr *a = SL_IMG_REC(&c->w->img,
+		    SL_SECT_ADDRS, struct sl_img_addr, first + i);
+
+		memcpy(&c->addrs[i].ss, a->sa, a->len);
+		c->addrs[i].len = a->len;
+	}
+	c->naddrs = count;
+	return 0;
 }
 
 void

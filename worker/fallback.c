@@ -7,30 +7,12 @@
  * gets an optional PROXY header and then the client's bytes from byte 0.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "shm/fallback.h"
 #include "shm/log.h"
 #include "worker/conn.h"
 #include "worker/proxyproto.h"
-
-static int
-dest_addrs(struct sl_conn *c, const struct sl_img_dest *d)
-{
-	c->addrs = calloc(d->addrs_count + 1, sizeof(*c->addrs));
-	if (c->addrs == NULL)
-		return -1;
-	for (uint32_t i = 0; i < d->addrs_count; i++) {
-		const struct sl_img_addr *a = SL_IMG_REC(&c->w->img,
-		    SL_SECT_ADDRS, struct sl_img_addr, d->addrs_first + i);
-
-		memcpy(&c->addrs[i].ss, a->sa, a->len);
-		c->addrs[i].len = a->len;
-	}
-	c->naddrs = d->addrs_count;
-	return 0;
-}
 
 /* The PROXY header goes in front of the first packet, as one stream. */
 static int
@@ -79,7 +61,7 @@ sl_fallback_start(struct sl_conn *c, const char *reason)
 		    (const char *)path);
 	c->dest = ch.dest;
 	d = SL_IMG_REC(&c->w->img, SL_SECT_DESTS, struct sl_img_dest, ch.dest);
-	if (dest_addrs(c, d) == -1 ||
+	if (sl_dial_img_addrs(c, d->addrs_first, d->addrs_count) == -1 ||
 	    (d->xver && prepend_proxy_header(c, d->xver) == -1)) {
 		sl_conn_close(c, "out of memory");
 		return;

@@ -1,8 +1,9 @@
 /*
  * outbound: send an authenticated request to its outbound.
  *
- * freedom: resolve the target (asynchronously), apply finalRules to every
- * candidate address, dial the allowed ones.  When no final rule matches,
+ * freedom: resolve the target (asynchronously, or take routing's lookup
+ * of the same name and port), apply finalRules to every candidate
+ * address, dial the allowed ones.  When no final rule matches,
  * a connection that came in through VLESS or Trojan may not reach a
  * private address (Xray's default), so clients cannot reach the server's
  * own backends through the tunnel.  A blocked connection is "blackholed"
@@ -20,11 +21,10 @@
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/rand.h>
 
@@ -228,21 +228,7 @@ target_ip(struct sl_conn *c)
 		sl_conn_close(c, "out of memory");
 		return;
 	}
-	if (c->target.atyp == SL_ATYP_IPV4) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&a->ss;
-
-		in->sin_family = AF_INET;
-		memcpy(&in->sin_addr, c->target.ip, 4);
-		in->sin_port = htons(c->target.port);
-		a->len = sizeof(*in);
-	} else {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->ss;
-
-		in6->sin6_family = AF_INET6;
-		memcpy(&in6->sin6_addr, c->target.ip, 16);
-		in6->sin6_port = htons(c->target.port);
-		a->len = sizeof(*in6);
-	}
+	a->len = sl_target_sockaddr(&c->target, &a->ss);
 	c->addrs = a;
 	c->naddrs = 1;
 	filter_and_dial(c);
@@ -274,18 +260,12 @@ redirect(struct sl_conn *c, const struct sl_img_outbound *o)
 		t->port = o->redirect_port;
 	if (*h == '\0' || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0)
 		return;
-	if (inet_pton(AF_INET, h, t->ip) == 1)
-		t->atyp = SL_ATYP_IPV4;
-	else if (inet_pton(AF_INET6, h, t->ip) == 1)
-		t->atyp = SL_ATYP_IPV6;
-	else {
-		t->atyp = SL_ATYP_DOMAIN;
-		snprintf(t->host, sizeof(t->host), "%s", h);
-	}
+	sl_target_set_host(t, h);
 }
 
 static void
-freedom(struct sl_conn *c, const struct sl_img_outbound *o)
+freedom(struct sl_conn *c, const struct sl_img_outbound *o,
+    const struct sl_dns_answer *known)
 {
 	int fam = strategy_family(o->strategy);
 
@@ -297,11 +277,21 @@ freedom(struct sl_conn *c, const struct sl_img_outbound *o)
 		return;
 	}
 	c->family_retry = fam != AF_UNSPEC && o->strategy <= SL_IMG_FS_USEIP64;
+	/* Routing looked this very target up already: take its answer.
+	 * Asking again would be a second query whenever the cache kept
+	 * nothing (a failure, an answer without a TTL). */
+	if (known != NULL && fam == AF_UNSPEC &&
+	    known->port == c->target.port &&
+	    strcasecmp(known->name, c->target.host) == 0) {
+		resolved(c, known->status, known->err, known->addrs,
+		    known->n);
+		return;
+	}
 	resolve(c, fam);
 }
 
 void
-sl_outbound_start(struct sl_conn *c)
+sl_outbound_start(struct sl_conn *c, const struct sl_dns_answer *known)
 {
 	const struct sl_img_outbound *o = cur_outbound(c);
 
@@ -318,7 +308,7 @@ sl_outbound_start(struct sl_conn *c)
 		sl_outbound_proxy_start(c, o);
 		break;
 	default:
-		freedom(c, o);
+		freedom(c, o, known);
 		break;
 	}
 }

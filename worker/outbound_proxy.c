@@ -122,11 +122,10 @@ void
 sl_outbound_proxy_start(struct sl_conn *c, const struct sl_img_outbound *o)
 {
 	const struct sl_img *img = &c->w->img;
-	const struct sl_img_addr *a;
 
 	c->pxc = calloc(1, sizeof(*c->pxc));
-	c->addrs = calloc(o->server_addrs_count + 1, sizeof(*c->addrs));
-	if (c->pxc == NULL || c->addrs == NULL) {
+	if (c->pxc == NULL || sl_dial_img_addrs(c, o->server_addrs_first,
+	    o->server_addrs_count) == -1) {
 		sl_conn_close(c, "out of memory");
 		return;
 	}
@@ -138,12 +137,5 @@ sl_outbound_proxy_start(struct sl_conn *c, const struct sl_img_outbound *o)
 		sl_conn_close(c, "bad proxy request");
 		return;
 	}
-	for (uint32_t i = 0; i < o->server_addrs_count; i++) {
-		a = SL_IMG_REC(img, SL_SECT_ADDRS, struct sl_img_addr,
-		    o->server_addrs_first + i);
-		memcpy(&c->addrs[i].ss, a->sa, a->len);
-		c->addrs[i].len = a->len;
-	}
-	c->naddrs = o->server_addrs_count;
 	sl_dial_start(c, 5);
 }

@@ -22,6 +22,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "worker/conn.h"
 #include "worker/dns.h"
 #include "worker/loop.h"
 #include "worker/probe.h"
@@ -626,14 +627,7 @@ url_target(const struct sl_url *u, struct sl_target *t)
 	memset(t, 0, sizeof(*t));
 	t->cmd = SL_CMD_TCP;
 	t->port = u->port;
-	if (inet_pton(AF_INET, u->host, t->ip) == 1)
-		t->atyp = SL_ATYP_IPV4;
-	else if (inet_pton(AF_INET6, u->host, t->ip) == 1)
-		t->atyp = SL_ATYP_IPV6;
-	else {
-		t->atyp = SL_ATYP_DOMAIN;
-		snprintf(t->host, sizeof(t->host), "%s", u->host);
-	}
+	sl_target_set_host(t, u->host);
 }
 
 /* socks/http: connect to the proxy, CONNECT to the URL's host. */

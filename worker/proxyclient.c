@@ -2,13 +2,13 @@
  * proxyclient: SOCKS5 (RFC 1928, RFC 1929) and HTTP CONNECT client
  * handshakes as incremental state machines over caller-supplied bytes.
  */
-#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
+#include "worker/conn.h"
 #include "worker/proxyclient.h"
 
 enum {
@@ -218,28 +218,13 @@ socks_input(struct sl_pxc *p, const uint8_t *buf, size_t len, size_t *used)
 /* ---- HTTP CONNECT ---- */
 
 static void
-target_authority(const struct sl_target *t, char *out, size_t cap)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (t->atyp == SL_ATYP_IPV4) {
-		inet_ntop(AF_INET, t->ip, ip, sizeof(ip));
-		snprintf(out, cap, "%s:%u", ip, t->port);
-	} else if (t->atyp == SL_ATYP_IPV6) {
-		inet_ntop(AF_INET6, t->ip, ip, sizeof(ip));
-		snprintf(out, cap, "[%s]:%u", ip, t->port);
-	} else
-		snprintf(out, cap, "%s:%u", t->host, t->port);
-}
-
-static void
 http_request(struct sl_pxc *p)
 {
 	char auth[2 * SL_PXC_CRED_MAX + 2];
 	unsigned char b64[4 * ((sizeof(auth) + 2) / 3) + 1];
 	char hp[300];
 
-	target_authority(&p->target, hp, sizeof(hp));
+	sl_target_str(&p->target, hp, sizeof(hp));
 	put_str(p, "CONNECT ");
 	put_str(p, hp);
 	put_str(p, " HTTP/1.1\r\nHost: ");

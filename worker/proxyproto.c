@@ -11,6 +11,7 @@
 
 #include "shm/types.h"
 #include "worker/proxyproto.h"
+#include "worker/xaddr.h"
 
 #define V1_MAX_LINE	107	/* incl. CRLF, go-proxyproto's limit */
 #define V2_HDR		16	/* signature, ver/cmd, fam, length */
@@ -385,19 +386,6 @@ put_dec(char *p, unsigned v)
 }
 
 static char *
-put_hex(char *p, unsigned v)
-{
-	static const char hex[] = "0123456789abcdef";
-	int shift = 12;
-
-	while (shift > 0 && (v >> shift & 0xf) == 0)
-		shift -= 4;
-	for (; shift >= 0; shift -= 4)
-		*p++ = hex[v >> shift & 0xf];
-	return p;
-}
-
-static char *
 put_ip4(char *p, const uint8_t *ip)
 {
 	for (int i = 0; i < 4; i++) {
@@ -408,47 +396,15 @@ put_ip4(char *p, const uint8_t *ip)
 	return p;
 }
 
-/* Go's (RFC 5952) form: lower-case hex, the first longest run of two or
- * more zero groups as "::"; v4-mapped as ::ffff:a.b.c.d. */
+/* Go's (RFC 5952) form; v4-mapped as ::ffff:a.b.c.d. */
 static char *
 put_ip6(char *p, const uint8_t *ip)
 {
-	unsigned w[8];
-	int zs = -1, zlen = 0, ze;
-
 	if (memcmp(ip, v4mapped, 12) == 0) {
 		memcpy(p, "::ffff:", 7);
 		return put_ip4(p + 7, ip + 12);
 	}
-	for (int i = 0; i < 8; i++)
-		w[i] = (unsigned)ip[2 * i] << 8 | ip[2 * i + 1];
-	for (int i = 0; i < 8; i++) {
-		int j = i;
-
-		while (j < 8 && w[j] == 0)
-			j++;
-		if (j - i > zlen) {
-			zs = i;
-			zlen = j - i;
-		}
-		if (j > i)
-			i = j - 1;
-	}
-	if (zlen < 2)
-		zs = -1;
-	ze = zs + zlen;
-	for (int i = 0; i < 8; i++) {
-		if (i == zs) {
-			*p++ = ':';
-			*p++ = ':';
-			i = ze - 1;
-			continue;
-		}
-		if (i > 0 && i != ze)
-			*p++ = ':';
-		p = put_hex(p, w[i]);
-	}
-	return p;
+	return p + sl_xaddr_ip6_str(ip, p);
 }
 
 static size_t

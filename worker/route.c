@@ -30,23 +30,29 @@
 struct sl_route_state {
 	struct sl_route_ctx	 ctx;
 	struct sockaddr_storage	 target_ss;
-	char			 domain[256];
+	char			 domain[256];	/* the target's, lower-cased */
 	struct sl_sniff_result	 sniff;
 	unsigned		 sniffers;	/* still in play */
-	struct sl_route_attr	 attrs[SL_SNIFF_MAX_ATTRS];
-	char			 keys[SL_SNIFF_MAX_ATTRS][64];
-	struct sockaddr_storage	*dns;
+	struct sockaddr_storage	*dns;		/* the lookup's answer */
+	int			 dns_status;
+	const char		*dns_err;
 	int			 no_clue;
 	uint64_t		 sniff_deadline;
 };
 
+static void
+state_free(struct sl_route_state *rs)
+{
+	if (rs == NULL)
+		return;
+	free(rs->dns);
+	free(rs);
+}
+
 void
 sl_route_free(struct sl_conn *c)
 {
-	if (c->rs == NULL)
-		return;
-	free(c->rs->dns);
-	free(c->rs);
+	state_free(c->rs);
 	c->rs = NULL;
 }
 
@@ -75,24 +81,8 @@ sa_port(const struct sockaddr_storage *ss)
 static const struct sockaddr *
 target_addr(const struct sl_target *t, struct sockaddr_storage *ss)
 {
-	memset(ss, 0, sizeof(*ss));
-	if (t->atyp == SL_ATYP_IPV4) {
-		struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
-		in->sin_family = AF_INET;
-		memcpy(&in->sin_addr, t->ip, 4);
-		in->sin_port = htons(t->port);
-		return (const struct sockaddr *)ss;
-	}
-	if (t->atyp == SL_ATYP_IPV6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-		in6->sin6_family = AF_INET6;
-		memcpy(&in6->sin6_addr, t->ip, 16);
-		in6->sin6_port = htons(t->port);
-		return (const struct sockaddr *)ss;
-	}
-	return NULL;
+	return sl_target_sockaddr(t, ss) > 0 ? (const struct sockaddr *)ss :
+	    NULL;
 }
 
 static void
@@ -123,6 +113,9 @@ static void
 route_done(struct sl_conn *c, const struct sl_route_result *res)
 {
 	const struct sl_img *img = &c->w->img;
+	struct sl_route_state *rs = c->rs;
+	struct sl_dns_answer known = { rs->ctx.domain, c->target.port,
+	    rs->dns_status, rs->dns_err, rs->dns, rs->ctx.ndns };
 	uint32_t out = res->target;
 
 	c->rule = res->rule;
@@ -143,8 +136,11 @@ route_done(struct sl_conn *c, const struct sl_route_result *res)
 			    SL_IMG_REC(img, SL_SECT_OUTBOUNDS,
 			    struct sl_img_outbound, out)->tag));
 	}
-	sl_route_free(c);
-	sl_outbound_start(c);
+	/* The state outlives the start of the outbound, which may close c:
+	 * freedom reuses the routing lookup instead of asking again. */
+	c->rs = NULL;
+	sl_outbound_start(c, rs->ctx.dns_done ? &known : NULL);
+	state_free(rs);
 }
 
 static void	route_decide(struct sl_conn *);
@@ -158,14 +154,18 @@ route_resolved(void *arg, int status, const char *err,
 
 	c->dnsq = NULL;
 	rs->ctx.dns_done = 1;
-	if (status == 0 && n > 0 &&
-	    (rs->dns = calloc(n, sizeof(*rs->dns))) != NULL) {
+	rs->dns_status = status;
+	rs->dns_err = err;
+	if (status != 0 || n == 0) {
+		sl_debug("routing: cannot resolve %s: %s", rs->ctx.domain,
+		    err ? err : "no address");
+	} else if ((rs->dns = calloc(n, sizeof(*rs->dns))) == NULL) {
+		sl_conn_close(c, "out of memory");
+		return;
+	} else {
 		memcpy(rs->dns, addrs, n * sizeof(*addrs));
 		rs->ctx.dns = rs->dns;
 		rs->ctx.ndns = n;
-	} else {
-		sl_debug("routing: cannot resolve %s: %s", rs->domain,
-		    err ? err : "no address");
 	}
 	route_decide(c);
 }
@@ -184,8 +184,8 @@ route_decide(struct sl_conn *c)
 	/* The callback may run (and free c) before this returns. */
 	c->state = SL_C_RESOLVE;
 	sl_conn_set_events(c, &c->cev, 0);
-	q = sl_dns_resolve(c->w->dns, rs->domain, c->target.port, AF_UNSPEC,
-	    route_resolved, c);
+	q = sl_dns_resolve(c->w->dns, rs->ctx.domain, c->target.port,
+	    AF_UNSPEC, route_resolved, c);
 	if (q != NULL)
 		c->dnsq = q;
 }
@@ -198,13 +198,12 @@ excluded(struct sl_conn *c, const char *domain, size_t len)
 	const struct sl_img *img = &c->w->img;
 	const uint32_t *sets = SL_IMG_REC(img, SL_SECT_U32, uint32_t,
 	    c->in->sniff_excl_first);
-	struct sockaddr_storage ss;
-	const struct sockaddr *sa;
+	/* Nothing is overridden yet: the request's own address. */
+	const struct sockaddr *sa = c->rs->ctx.target_addr;
 
 	for (uint32_t i = 0; i < c->in->sniff_excl_count; i++)
 		if (sl_domset_match(img, c->w->rx, sets[i], domain, len))
 			return 1;
-	sa = target_addr(&c->target, &ss);
 	return c->in->sniff_ips_excl != 0 && sa != NULL &&
 	    sl_route_ipmatch(img, c->in->sniff_ips_excl - 1, sa);
 }
@@ -232,29 +231,15 @@ override_wanted(struct sl_conn *c, const struct sl_sniff_result *r)
 	return 0;
 }
 
-/* Attributes for the attrs condition: keys lower-cased, as Xray does. */
+/* The attrs condition reads the sniffer's attributes in place: those of
+ * the latest sniff that found any (one that finds none writes no entry,
+ * so the array still holds them). */
 static void
-attrs_keep(struct sl_route_state *rs, const struct sl_sniff_result *r)
+attrs_keep(struct sl_route_state *rs)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < r->nattrs; i++) {
-		const struct sl_sniff_attr *a = &r->attrs[i];
-		size_t kl = a->key_len;
-
-		if (kl >= sizeof(rs->keys[0]))
-			continue;	/* no configured key is this long */
-		for (size_t j = 0; j < kl; j++)
-			rs->keys[n][j] = (char)tolower((unsigned char)a->key[j]);
-		rs->attrs[n].key = rs->keys[n];
-		rs->attrs[n].key_len = kl;
-		rs->attrs[n].val = a->val;
-		rs->attrs[n].val_len = a->val_len;
-		n++;
-	}
-	if (n > 0) {
-		rs->ctx.attrs = rs->attrs;
-		rs->ctx.nattrs = n;
+	if (rs->sniff.nattrs > 0) {
+		rs->ctx.attrs = rs->sniff.attrs;
+		rs->ctx.nattrs = rs->sniff.nattrs;
 	}
 }
 
@@ -281,20 +266,20 @@ sniff_apply(struct sl_conn *c, const struct sl_sniff_result *r)
 	struct sl_route_ctx *x = &rs->ctx;
 
 	x->protocol = r->protocol;
-	attrs_keep(rs, r);
+	attrs_keep(rs);
 	if (!override_wanted(c, r))
 		return;
 	if (r->atyp != SL_ATYP_DOMAIN) {
 		override_ip(c, r);
 		return;
 	}
-	x->domain_len = lower_copy(rs->domain, sizeof(rs->domain), r->domain);
-	x->domain = rs->domain;
+	x->domain = r->domain;		/* lower-case already */
+	x->domain_len = strlen(r->domain);
 	if (c->in->sniff & SL_IMG_SNIFF_ROUTE_ONLY)
 		return;		/* routing sees the name, the dial does not */
 	/* The outbound connects to the sniffed name, resolving it itself. */
 	c->target.atyp = SL_ATYP_DOMAIN;
-	memcpy(c->target.host, rs->domain, x->domain_len + 1);
+	memcpy(c->target.host, r->domain, x->domain_len + 1);
 	x->target_addr = NULL;
 }
 
@@ -310,7 +295,7 @@ sniff_step(struct sl_conn *c)
 		sniff_apply(c, &rs->sniff);
 		return SL_OK;
 	}
-	attrs_keep(rs, &rs->sniff);
+	attrs_keep(rs);
 	if ((rc == SL_SNIFF_MORE || (rc == SL_AGAIN && ++rs->no_clue < 2)) &&
 	    sl_loop_now(c->w->loop) < rs->sniff_deadline &&
 	    c->up.off + c->up.len < SL_BUF_SIZE)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "worker/sniff.h"
+#include "worker/xaddr.h"
 
 static const char PROTO_HTTP[] = "http1";
 static const char PROTO_TLS[] = "tls";
@@ -29,13 +30,6 @@ lower(int c)
 }
 
 static int
-alnum(int c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	    (c >= 'A' && c <= 'Z');
-}
-
-static int
 eq_nocase(const char *a, const char *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -44,56 +38,7 @@ eq_nocase(const char *a, const char *b, size_t n)
 	return 1;
 }
 
-/* ---- Go's bytes.TrimSpace: ASCII space and Unicode White_Space ---- */
-
-/* UTF-8 of the non-ASCII runes unicode.IsSpace accepts. */
-static const char *const uspaces[] = {
-	"\xc2\x85", "\xc2\xa0", "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x81",
-	"\xe2\x80\x82", "\xe2\x80\x83", "\xe2\x80\x84", "\xe2\x80\x85",
-	"\xe2\x80\x86", "\xe2\x80\x87", "\xe2\x80\x88", "\xe2\x80\x89",
-	"\xe2\x80\x8a", "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\xaf",
-	"\xe2\x81\x9f", "\xe3\x80\x80",
-};
-
-static int
-ascii_space(int c)
-{
-	return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-/* Length of the white-space rune that starts (END: ends) S[0..n), or 0. */
-static size_t
-space_len(const char *s, size_t n, int end)
-{
-	unsigned char c;
-
-	if (n == 0)
-		return 0;
-	if ((c = (unsigned char)s[end ? n - 1 : 0]) < 0x80)
-		return ascii_space(c) ? 1 : 0;
-	for (size_t i = 0; i < SL_ARRAY_LEN(uspaces); i++) {
-		size_t k = strlen(uspaces[i]);
-
-		if (n >= k && memcmp(end ? s + n - k : s, uspaces[i], k) == 0)
-			return k;
-	}
-	return 0;
-}
-
-static void
-trim(const char **s, size_t *n)
-{
-	size_t k;
-
-	while ((k = space_len(*s, *n, 0)) > 0) {
-		*s += k;
-		*n -= k;
-	}
-	while ((k = space_len(*s, *n, 1)) > 0)
-		*n -= k;
-}
-
-/* ---- addresses: Go's net.ParseIP and Xray's net.ParseAddress ---- */
+/* ---- addresses: Xray's net.ParseAddress (worker/xaddr.h) ---- */
 
 struct addr {
 	uint8_t		 atyp;		/* SL_ATYP_* */
@@ -102,87 +47,10 @@ struct addr {
 	size_t		 name_len;
 };
 
-/* IPv4, IPv6 (a v4-mapped one as IPv4) or 0.  inet_pton is as strict as
- * Go's parser: no leading zeros in IPv4, no zones. */
-static int
-ip_parse(const char *s, size_t n, uint8_t ip[16])
-{
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-	char tmp[64];
-
-	if (n >= sizeof(tmp) || memchr(s, '\0', n) != NULL)
-		return 0;
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
-	if (inet_pton(AF_INET, tmp, ip) == 1)
-		return SL_ATYP_IPV4;
-	if (inet_pton(AF_INET6, tmp, ip) != 1)
-		return 0;
-	if (memcmp(ip, mapped, 12) != 0)
-		return SL_ATYP_IPV6;
-	memmove(ip, ip + 12, 4);
-	return SL_ATYP_IPV4;
-}
-
 static void
 addr_parse(const char *s, size_t n, struct addr *a)
 {
-	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
-		s++;
-		n -= 2;
-	}
-	if (n > 0 && (!alnum((unsigned char)s[0]) ||
-	    !alnum((unsigned char)s[n - 1])))
-		trim(&s, &n);
-	a->atyp = (uint8_t)ip_parse(s, n, a->ip);
-	if (a->atyp == 0)
-		a->atyp = SL_ATYP_DOMAIN;
-	a->name = s;
-	a->name_len = n;
-}
-
-/* Go's net.IP.String for a non-mapped IPv6: RFC 5952, the first longest
- * run of two or more zero groups as "::". */
-static size_t
-ip6_format(const uint8_t ip[16], char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	int zs = -1, ze = -1;
-	size_t o = 0;
-
-	for (int i = 0; i < 8; i++) {
-		int j = i;
-
-		while (j < 8 && ip[2 * j] == 0 && ip[2 * j + 1] == 0)
-			j++;
-		if (j - i >= 2 && j - i > ze - zs) {
-			zs = i;
-			ze = j;
-		}
-	}
-	for (int i = 0; i < 8; i++) {
-		unsigned g = be16(ip + 2 * i);
-		int started = 0;
-
-		if (i == zs) {
-			out[o++] = ':';
-			out[o++] = ':';
-			i = ze;
-			if (i >= 8)
-				break;
-			g = be16(ip + 2 * i);
-		} else if (i > 0)
-			out[o++] = ':';
-		for (int sh = 12; sh >= 0; sh -= 4) {
-			unsigned d = (g >> sh) & 0xf;
-
-			if (d != 0 || started || sh == 0) {
-				out[o++] = hex[d];
-				started = 1;
-			}
-		}
-	}
-	return o;
+	a->atyp = sl_xaddr_parse(s, n, a->ip, &a->name, &a->name_len);
 }
 
 /* Xray's Address.String() of A into DOMAIN; -1 if it does not fit in a C
@@ -198,7 +66,7 @@ addr_string(const struct addr *a, char domain[256])
 		return 0;
 	case SL_ATYP_IPV6:
 		domain[0] = '[';
-		n = 1 + ip6_format(a->ip, domain + 1);
+		n = 1 + sl_xaddr_ip6_str(a->ip, domain + 1);
 		domain[n++] = ']';
 		domain[n] = '\0';
 		return 0;
@@ -327,7 +195,7 @@ static void
 attr_set(struct sl_sniff_result *r, size_t cap, const char *k, size_t kl,
     const char *v, size_t vl)
 {
-	struct sl_sniff_attr *at = NULL;
+	struct sl_route_attr *at = NULL;
 
 	for (size_t i = 0; i < r->nattrs && at == NULL; i++)
 		if (r->attrs[i].key_len == kl &&
@@ -390,7 +258,7 @@ http_sniff(const uint8_t *buf, size_t len, struct sl_sniff_result *r)
 		kl = (size_t)(colon - line);
 		v = colon + 1;
 		vl = (size_t)(nl - v);
-		trim(&v, &vl);
+		sl_xaddr_trim(&v, &vl);
 		attr_set(r, cap, line, kl, v, vl);
 		/* The last Host wins, an empty one too. */
 		if (kl == 4 && eq_nocase(line, "host", 4) &&
@@ -591,7 +459,7 @@ sl_sniff(const uint8_t *buf, size_t len, unsigned *which,
 	return pending != 0 ? SL_AGAIN : SL_DECLINED;
 }
 
-const struct sl_sniff_attr *
+const struct sl_route_attr *
 sl_sniff_find_attr(const struct sl_sniff_result *r, const char *key,
     size_t key_len)
 {

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "shm/image.h"		/* SL_IMG_PROTO_* */
+#include "shm/route.h"		/* struct sl_route_attr */
 #include "shm/types.h"
 
 /*
@@ -34,20 +35,6 @@
 #define SL_SNIFF_MAX_BYTES	32767
 
 #define SL_SNIFF_MAX_ATTRS	32
-
-/*
- * One HTTP attribute.  Pointers into the caller's buffer (or, for the
- * keys ":method" and ":path", static strings); not NUL-terminated.  Keys
- * keep the case the client sent: Xray lower-cases them, so compare them
- * ASCII-case-insensitively -- sl_sniff_find_attr does.  Values are
- * trimmed of white space as Go's bytes.TrimSpace does.
- */
-struct sl_sniff_attr {
-	const char	*key;
-	size_t		 key_len;
-	const char	*val;
-	size_t		 val_len;
-};
 
 struct sl_sniff_result {
 	const char	*protocol;	/* "http1", "tls", "bittorrent"; NULL
@@ -79,9 +66,17 @@ struct sl_sniff_result {
 	 * never replaces them, whether or not the sniff succeeds.  Beyond
 	 * SL_SNIFF_MAX_ATTRS keys (two kept for the request line), further
 	 * new keys are dropped.
+	 *
+	 * They are routing's attributes (shm/route.h), so the attrs
+	 * condition reads them as they are.  Pointers into the caller's
+	 * buffer (or, for the keys ":method" and ":path", static strings);
+	 * not NUL-terminated.  Keys keep the case the client sent: Xray
+	 * lower-cases them, so compare them ASCII-case-insensitively --
+	 * sl_sniff_find_attr and sl_route_pick do.  Values are trimmed of
+	 * white space as Go's bytes.TrimSpace does.
 	 */
 	size_t		 nattrs;
-	struct sl_sniff_attr attrs[SL_SNIFF_MAX_ATTRS];
+	struct sl_route_attr attrs[SL_SNIFF_MAX_ATTRS];
 };
 
 /*
@@ -113,7 +108,7 @@ int	 sl_sniff(const uint8_t *buf, size_t len, unsigned *which,
 	    struct sl_sniff_result *r);
 
 /* The attribute KEY (any case) of r, or NULL. */
-const struct sl_sniff_attr *
+const struct sl_route_attr *
 	 sl_sniff_find_attr(const struct sl_sniff_result *r, const char *key,
 	    size_t key_len);
 

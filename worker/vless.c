@@ -7,10 +7,10 @@
  * the UUID matched are rejections, never fallbacks (spec 1.3), so *why only
  * feeds the log.
  */
-#include <arpa/inet.h>
 #include <string.h>
 
 #include "worker/vless.h"
+#include "worker/xaddr.h"
 
 #define VLESS_FIXED	18	/* version, UUID, addons length */
 
@@ -235,81 +235,28 @@ target_ip4(struct sl_target *t, const uint8_t *ip)
 	memcpy(t->ip, ip, 4);
 }
 
-/* Length of the Unicode white space (Go's unicode.IsSpace) at s[i], or 0.
- * None of these encodings starts with a continuation byte, so a byte-wise
- * scan finds the same runes as Go's rune-wise one. */
-static size_t
-space_at(const uint8_t *s, size_t n, size_t i)
-{
-	size_t left = n - i;
-
-	if (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))
-		return 1;
-	if (left >= 2 && s[i] == 0xc2 && (s[i + 1] == 0x85 || s[i + 1] == 0xa0))
-		return 2;
-	if (left < 3)
-		return 0;
-	if (s[i] == 0xe1 && s[i + 1] == 0x9a && s[i + 2] == 0x80)
-		return 3;				/* U+1680 */
-	if (s[i] == 0xe2 && s[i + 1] == 0x80 && (s[i + 2] <= 0x8a ||
-	    s[i + 2] == 0xa8 || s[i + 2] == 0xa9 || s[i + 2] == 0xaf))
-		return 3;		/* U+2000-200A, 2028, 2029, 202F */
-	if (s[i] == 0xe2 && s[i + 1] == 0x81 && s[i + 2] == 0x9f)
-		return 3;				/* U+205F */
-	if (s[i] == 0xe3 && s[i + 1] == 0x80 && s[i + 2] == 0x80)
-		return 3;				/* U+3000 */
-	return 0;
-}
-
-/* strings.TrimSpace. */
-static void
-trim_space(const uint8_t **s, size_t *n)
-{
-	size_t i = 0, end = 0, k;
-
-	while (i < *n && (k = space_at(*s, *n, i)) > 0)
-		i += k;
-	*s += i;
-	*n -= i;
-	/* The end of the last rune that is not a space. */
-	for (i = 0; i < *n; i += k) {
-		if ((k = space_at(*s, *n, i)) == 0) {
-			k = 1;
-			end = i + 1;
-		}
-	}
-	*n = end;
-}
-
 /*
- * Xray's ParseAddress() on a domain that starts with a digit or '[':
- * strip one pair of brackets, trim white space, net.ParseIP.  inet_pton
- * and Go agree on IPv4 (no leading zeros) and IPv6 (no zones).
+ * A domain that starts with a digit or '[' may be an IP: Xray's
+ * ParseAddress() (worker/xaddr.h) then makes it one.
  */
 static int
 domain_as_ip(const uint8_t *d, size_t n, struct sl_target *t)
 {
-	char tmp[64];
+	const char *name;
+	size_t len;
 	uint8_t ip[16];
 
 	if (d[0] != '[' && !(d[0] >= '0' && d[0] <= '9'))
 		return -1;
-	if (n >= 2 && d[0] == '[' && d[n - 1] == ']') {
-		d++;
-		n -= 2;
-	}
-	trim_space(&d, &n);
-	if (n == 0 || n >= sizeof(tmp) || memchr(d, '\0', n) != NULL)
-		return -1;
-	memcpy(tmp, d, n);
-	tmp[n] = '\0';
-	if (inet_pton(AF_INET, tmp, ip) == 1)
+	switch (sl_xaddr_parse((const char *)d, n, ip, &name, &len)) {
+	case SL_ATYP_IPV4:
 		target_ip4(t, ip);
-	else if (inet_pton(AF_INET6, tmp, ip) == 1)
+		return 0;
+	case SL_ATYP_IPV6:
 		target_ip16(t, ip);
-	else
-		return -1;
-	return 0;
+		return 0;
+	}
+	return -1;
 }
 
 static int

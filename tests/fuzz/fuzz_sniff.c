@@ -44,7 +44,7 @@ check_attrs(const struct sl_sniff_result *r, const uint8_t *d, size_t n)
 {
 	CHECK(r->nattrs <= SL_SNIFF_MAX_ATTRS);
 	for (size_t i = 0; i < r->nattrs; i++) {
-		const struct sl_sniff_attr *a = &r->attrs[i];
+		const struct sl_route_attr *a = &r->attrs[i];
 
 		CHECK(in_buf(a->val, a->val_len, d, n));
 		CHECK(memchr(a->val, '\n', a->val_len) == NULL);

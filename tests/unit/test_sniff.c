@@ -79,7 +79,7 @@ static void
 assert_attr(const struct sl_sniff_result *r, const char *key,
     const char *val)
 {
-	const struct sl_sniff_attr *a = sl_sniff_find_attr(r, key, strlen(key));
+	const struct sl_route_attr *a = sl_sniff_find_attr(r, key, strlen(key));
 
 	if (a == NULL)
 		fail_msg("no attribute \"%s\"", key);
@@ -842,7 +842,7 @@ test_http_attrs(void **state)
 	    "\r\n"
 	    "a:b";
 	struct sl_sniff_result r;
-	const struct sl_sniff_attr *a;
+	const struct sl_route_attr *a;
 
 	(void)state;
 	assert_int_equal(sniff_str(req, &r), SL_OK);
