@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -413,48 +412,6 @@ test_ip_counts(void **state)
 	sl_geodb_free(db);
 }
 
-/* ------------------------------------------------------------ timing */
-
-static double
-ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* The compile-time budget: CN geosite + CN geoip well under 300 ms. */
-static void
-test_timing(void **state)
-{
-	const struct sl_geo_dom *dom;
-	const struct sl_cidr *c;
-	struct sl_geodb *db;
-	char dir[512], err[512];
-	double t0, t1, t2, limit = 300;
-	size_t n, nc;
-
-	(void)state;
-#if defined(__SANITIZE_ADDRESS__)
-	limit = 3000;		/* ASan+UBSan build: only a sanity bound */
-#endif
-	dat_dir(dir, sizeof(dir));
-	t0 = ms_now();
-	assert_non_null(db = sl_geodb_new(dir));
-	assert_int_equal(sl_geodb_site(db, "geosite-cn-gfw.dat", "CN", NULL, 0,
-	    &dom, &n, err, sizeof(err)), 0);
-	t1 = ms_now();
-	assert_int_equal(sl_geodb_ip(db, "geoip-cn.dat", "CN", &c, &nc, err,
-	    sizeof(err)), 0);
-	t2 = ms_now();
-	print_message("geodat: geosite CN %zu entries %.1f ms, geoip CN %zu "
-	    "CIDRs %.1f ms, total %.1f ms\n", n, t1 - t0, nc, t2 - t1,
-	    t2 - t0);
-	assert_true(t2 - t0 < limit);
-	sl_geodb_free(db);
-}
-
 /* ------------------------------------------------------------ errors */
 
 static void
@@ -665,7 +622,6 @@ main(void)
 		cmocka_unit_test(test_site_counts),
 		cmocka_unit_test(test_site_attrs),
 		cmocka_unit_test(test_ip_counts),
-		cmocka_unit_test(test_timing),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_asset_search),
 	};
