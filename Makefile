@@ -37,6 +37,8 @@ LIB_SRC := $(filter-out master/main.c master/sluicectl.c, \
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(GEN_SRC:$(B)/gen/%.c=$(B)/obj/gen/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# Shared by every unit test (tests/unit/helpers.h).
+UNIT_HLP := $(B)/obj/tests/unit/helpers.o
 
 .DELETE_ON_ERROR:
 .PHONY: bench-route all test test-unit test-integ test-fuzz run install clean lint deps deps-test
@@ -62,7 +64,8 @@ $(B)/obj/gen/%.o: $(B)/gen/%.c Makefile
 
 # No dependency file exists before the first build: every object waits for
 # the generated headers.
-$(LIB_OBJ) $(B)/obj/master/main.o $(B)/obj/master/sluicectl.o: | $(GEN_HDR)
+$(LIB_OBJ) $(B)/obj/master/main.o $(B)/obj/master/sluicectl.o \
+    $(UNIT_HLP): | $(GEN_HDR)
 
 $(B)/libsluice.a: $(LIB_OBJ)
 	@rm -f $@
@@ -74,9 +77,10 @@ $(B)/sluiced: $(B)/obj/master/main.o $(B)/libsluice.a
 $(B)/sluicectl: $(B)/obj/master/sluicectl.o $(B)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/unit/%.c $(B)/libsluice.a
+$(B)/tests/%: tests/unit/%.c tests/unit/helpers.h $(UNIT_HLP) $(B)/libsluice.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libsluice.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_HLP) $(B)/libsluice.a \
+	    $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 

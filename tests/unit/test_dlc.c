@@ -25,16 +25,9 @@
 #include "master/dlc.h"
 #include "master/geodat.h"
 #include "master/geodat.pb-c.h"
+#include "tests/unit/helpers.h"
 
 #define DATA	"tests/data/dlc/"
-
-static const char *
-geodata(void)
-{
-	const char *d = getenv("SLUICE_GEODATA");
-
-	return d != NULL && *d != '\0' ? d : "../shared/geodata";
-}
 
 static Sluice__GeoSiteList *
 build_ok(const char *dir, size_t *ncodes)
@@ -237,16 +230,6 @@ one_line_tree(char *dir, const char *name, const char *line)
 }
 
 static void
-remove_tree(const char *dir, const char *name)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	unlink(path);
-	rmdir(dir);
-}
-
-static void
 test_bad_lines(void **state)
 {
 	static const struct {
@@ -283,12 +266,12 @@ test_bad_lines(void **state)
 		if (strncmp(err, want, strlen(want)) != 0)
 			fail_msg("\"%s\": got \"%s\", want \"%s\"",
 			    cases[i].line, err, want);
-		remove_tree(dir, "l");
+		th_tree_remove(dir);
 	}
 	one_line_tree(dir, "bad_name", "example.com");
 	build_err(dir, err, sizeof(err));
 	assert_non_null(strstr(err, "invalid list name \"BAD_NAME\""));
-	remove_tree(dir, "bad_name");
+	th_tree_remove(dir);
 }
 
 /* Lengths at the limits: 63-byte labels and 253-byte names pass. */
@@ -310,18 +293,18 @@ test_limits(void **state)
 	if (sl_dlc_build(dir, &buf, &len, NULL, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	free(buf);
-	remove_tree(dir, "l");
+	th_tree_remove(dir);
 	snprintf(line, sizeof(line), "%s.%s.%s.%.62s", label, label, label,
 	    label);
 	one_line_tree(dir, "l", line);
 	build_err(dir, err, sizeof(err));
 	assert_non_null(strstr(err, "invalid domain"));
-	remove_tree(dir, "l");
+	th_tree_remove(dir);
 	snprintf(line, sizeof(line), "full:%sa.com", label);
 	one_line_tree(dir, "l", line);
 	build_err(dir, err, sizeof(err));
 	assert_non_null(strstr(err, "invalid domain"));
-	remove_tree(dir, "l");
+	th_tree_remove(dir);
 }
 
 /* ------------------------------------------------------------ reference */
@@ -668,16 +651,6 @@ ref_load_dir(struct ref *r, const char *dir)
 
 /* ------------------------------------------------------------ real data */
 
-static void
-write_file(const char *path, const uint8_t *buf, size_t len)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(fwrite(buf, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
-}
-
 /* Every list of the real data, built and read back, equals the reference. */
 static void
 test_real_data(void **state)
@@ -695,12 +668,12 @@ test_real_data(void **state)
 	size_t len, ncodes, i, k, nfin, nonempty = 0, total = 0, nads;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/dlc/data", geodata());
+	snprintf(dir, sizeof(dir), "%s/dlc/data", th_geodata());
 	if (sl_dlc_build(dir, &buf, &len, &ncodes, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	assert_non_null(mkdtemp(tmp));
 	snprintf(path, sizeof(path), "%s/built.dat", tmp);
-	write_file(path, buf, len);
+	th_file_write(path, buf, len);
 	gl = sluice__geo_site_list__unpack(NULL, len, buf);
 	free(buf);
 	assert_non_null(gl);
@@ -764,8 +737,7 @@ test_real_data(void **state)
 	sl_arena_free(&r.a);
 	free(r.lists);
 	sluice__geo_site_list__free_unpacked(gl, NULL);
-	unlink(path);
-	rmdir(tmp);
+	th_tree_remove(tmp);
 }
 
 int

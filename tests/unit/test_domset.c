@@ -21,6 +21,7 @@
 #include "shm/domset_int.h"		/* white box: corrupt the tables */
 #include "shm/image.h"
 #include "shm/regex.h"
+#include "tests/unit/helpers.h"
 
 struct tab {
 	uint8_t		*buf;
@@ -605,34 +606,16 @@ struct lines {
 	char		*data;
 };
 
-static const char *
-geodata_dir(void)
-{
-	const char *d = getenv("SLUICE_GEODATA");
-
-	return d != NULL && *d != '\0' ? d : "../shared/geodata";
-}
-
 /* Non-empty lines not starting with '#'; the test fails without them. */
 static void
 lines_read(struct lines *l, const char *rel)
 {
 	char path[1024];
-	FILE *f;
-	long size;
-	size_t cap = 1024;
+	size_t size, cap = 1024;
 	char *p, *nl;
 
-	snprintf(path, sizeof(path), "%s/%s", geodata_dir(), rel);
-	if ((f = fopen(path, "rb")) == NULL)
-		fail_msg("%s: cannot open (set SLUICE_GEODATA)", path);
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	rewind(f);
-	l->data = malloc((size_t)size + 1);
-	assert_int_equal(fread(l->data, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	l->data[size] = '\0';
+	snprintf(path, sizeof(path), "%s/%s", th_geodata(), rel);
+	l->data = (char *)th_file_read(path, &size);
 	l->v = malloc(cap * sizeof(char *));
 	l->n = 0;
 	for (p = l->data; *p != '\0'; p = nl + 1) {
@@ -668,7 +651,7 @@ dlc_regexes(struct sl_dom_pat *p, size_t max, char **keep)
 	size_t n = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/dlc/data", geodata_dir());
+	snprintf(path, sizeof(path), "%s/dlc/data", th_geodata());
 	snprintf(cmd, sizeof(cmd), "grep -h '^regexp:' '%s'/* | sort -u",
 	    path);
 	assert_non_null(f = popen(cmd, "r"));

@@ -22,46 +22,12 @@
 
 #include "master/geodat.h"
 #include "master/geodat.pb-c.h"
-
-static const char *
-geodata(void)
-{
-	const char *d = getenv("SLUICE_GEODATA");
-
-	return d != NULL && *d != '\0' ? d : "../shared/geodata";
-}
+#include "tests/unit/helpers.h"
 
 static void
 dat_dir(char *out, size_t len)
 {
-	snprintf(out, len, "%s/dat", geodata());
-}
-
-static uint8_t *
-read_file(const char *path, size_t *len)
-{
-	struct stat st;
-	uint8_t *buf;
-	FILE *fp;
-
-	if ((fp = fopen(path, "r")) == NULL)
-		fail_msg("%s: cannot open (is SLUICE_GEODATA set?)", path);
-	assert_int_equal(fstat(fileno(fp), &st), 0);
-	*len = (size_t)st.st_size;
-	assert_non_null(buf = malloc(*len + 1));
-	assert_int_equal(fread(buf, 1, *len, fp), *len);
-	fclose(fp);
-	return buf;
-}
-
-static void
-write_file(const char *path, const void *buf, size_t len)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(fwrite(buf, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
+	snprintf(out, len, "%s/dat", th_geodata());
 }
 
 static Sluice__GeoSiteList *
@@ -72,8 +38,8 @@ whole_site(const char *file)
 	uint8_t *buf;
 	size_t len;
 
-	snprintf(path, sizeof(path), "%s/dat/%s", geodata(), file);
-	buf = read_file(path, &len);
+	snprintf(path, sizeof(path), "%s/dat/%s", th_geodata(), file);
+	buf = th_file_read(path, &len);
 	gl = sluice__geo_site_list__unpack(NULL, len, buf);
 	free(buf);
 	assert_non_null(gl);
@@ -88,8 +54,8 @@ whole_ip(const char *file)
 	uint8_t *buf;
 	size_t len;
 
-	snprintf(path, sizeof(path), "%s/dat/%s", geodata(), file);
-	buf = read_file(path, &len);
+	snprintf(path, sizeof(path), "%s/dat/%s", th_geodata(), file);
+	buf = th_file_read(path, &len);
 	gl = sluice__geo_iplist__unpack(NULL, len, buf);
 	free(buf);
 	assert_non_null(gl);
@@ -306,7 +272,7 @@ test_site_attrs(void **state)
 	sluice__geo_site_list__pack(&gl, buf);
 	assert_non_null(mkdtemp(tmp));
 	snprintf(path, sizeof(path), "%s/attrs.dat", tmp);
-	write_file(path, buf, len);
+	th_file_write(path, buf, len);
 	free(buf);
 
 	assert_non_null(db = sl_geodb_new(tmp));
@@ -323,8 +289,7 @@ test_site_attrs(void **state)
 	    &again, &n, err, sizeof(err)), 0);
 	assert_ptr_equal(dom, again);		/* one answer for both orders */
 	sl_geodb_free(db);
-	unlink(path);
-	rmdir(tmp);
+	th_tree_remove(tmp);
 
 	/* geosite-lite.dat: no attributes anywhere, so any filter is empty */
 	dat_dir(dir, sizeof(dir));
@@ -455,16 +420,17 @@ test_errors(void **state)
 	assert_non_null(mkdtemp(tmp));
 	assert_non_null(db = sl_geodb_new(tmp));
 	snprintf(path, sizeof(path), "%s/geosite-cn-gfw.dat", dir);
-	buf = read_file(path, &len);
+	buf = th_file_read(path, &len);
 	snprintf(path, sizeof(path), "%s/cut.dat", tmp);
-	write_file(path, buf, len / 2);		/* last entry runs past EOF */
+	/* the last entry runs past EOF */
+	th_file_write(path, buf, len / 2);
 	free(buf);
 	snprintf(path, sizeof(path), "%s/bad.dat", tmp);
-	write_file(path, bad_body, sizeof(bad_body));
+	th_file_write(path, bad_body, sizeof(bad_body));
 	snprintf(path, sizeof(path), "%s/odd.dat", tmp);
-	write_file(path, odd, sizeof(odd));
+	th_file_write(path, odd, sizeof(odd));
 	snprintf(path, sizeof(path), "%s/empty.dat", tmp);
-	write_file(path, "", 0);
+	th_file_write(path, "", 0);
 
 	expect_err(db, "cut.dat", "CN", "cut.dat: ");
 	expect_err(db, "cut.dat", "CN", "not a geodata list (corrupt at byte");
@@ -485,15 +451,7 @@ test_errors(void **state)
 	expect_err(db, "geosite-cn-gfw.dat", "nope",
 	    "geosite-cn-gfw.dat: no code NOPE");
 	sl_geodb_free(db);
-	snprintf(path, sizeof(path), "%s/cut.dat", tmp);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/bad.dat", tmp);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/odd.dat", tmp);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/empty.dat", tmp);
-	unlink(path);
-	rmdir(tmp);
+	th_tree_remove(tmp);
 }
 
 /* ------------------------------------------------------------ asset search */
@@ -567,7 +525,7 @@ test_asset_search(void **state)
 	/* d0: assetDir, d1: $SLUICE_ASSET_DIR, d2: $XRAY_LOCATION_ASSET;
 	 * d3 has a directory named g.dat, which is no file */
 	for (i = 0; i < 3; i++)
-		write_file(f[i], "x", 1);
+		th_file_write(f[i], "x", 1);
 	assert_int_equal(mkdir(f[3], 0755), 0);
 	setenv("SLUICE_ASSET_DIR", d[1], 1);
 	setenv("XRAY_LOCATION_ASSET", d[2], 1);
@@ -583,7 +541,7 @@ test_asset_search(void **state)
 	snprintf(want, sizeof(want), "%s/sub", d[0]);
 	assert_int_equal(mkdir(want, 0755), 0);
 	snprintf(want, sizeof(want), "%s/sub/s.dat", d[0]);
-	write_file(want, "x", 1);
+	th_file_write(want, "x", 1);
 	expect_found(d[0], "sub/s.dat", want);
 	expect_found(d[0], "./sub/s.dat", strcat(strcpy(out, d[0]),
 	    "/./sub/s.dat"));
@@ -602,16 +560,7 @@ test_asset_search(void **state)
 	expect_refused("..");
 	expect_refused("");
 
-	snprintf(want, sizeof(want), "%s/sub/s.dat", d[0]);
-	unlink(want);
-	snprintf(want, sizeof(want), "%s/sub", d[0]);
-	rmdir(want);
-	unlink(f[0]);
-	unlink(f[2]);
-	rmdir(f[3]);
-	for (i = 0; i < 4; i++)
-		rmdir(d[i]);
-	rmdir(root);
+	th_tree_remove(root);
 	env_restore(&saved);
 }
 

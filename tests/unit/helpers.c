@@ -1,0 +1,77 @@
+/*
+ * helpers: what several unit tests share (see helpers.h).
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/helpers.h"
+
+/* ---- files ---- */
+
+const char *
+th_geodata(void)
+{
+	const char *d = getenv("SLUICE_GEODATA");
+
+	return d != NULL && *d != '\0' ? d : "../shared/geodata";
+}
+
+uint8_t *
+th_file_read(const char *path, size_t *len)
+{
+	const char *g = th_geodata();
+	struct stat st;
+	uint8_t *buf;
+	FILE *fp;
+
+	if ((fp = fopen(path, "rb")) == NULL)
+		fail_msg("%s: %s%s", path, strerror(errno),
+		    strncmp(path, g, strlen(g)) == 0 ?
+		    " (is SLUICE_GEODATA set?)" : "");
+	assert_int_equal(fstat(fileno(fp), &st), 0);
+	*len = (size_t)st.st_size;
+	assert_non_null(buf = malloc(*len + 1));
+	assert_int_equal(fread(buf, 1, *len, fp), *len);
+	buf[*len] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+void
+th_file_write(const char *path, const void *buf, size_t len)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(buf, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path);
+}
+
+void
+th_tree_remove(const char *dir)
+{
+	/* Depth first: a directory goes after its entries; links are not
+	 * followed. */
+	assert_int_equal(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
