@@ -75,3 +75,39 @@ th_tree_remove(const char *dir)
 	 * followed. */
 	assert_int_equal(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
+
+/* ---- table images ---- */
+
+void
+th_img_begin(struct sl_img_builder *b)
+{
+	struct sl_img_ipset set;
+	struct sl_img_outbound o;
+	struct sl_img_level l;
+
+	sl_imgb_init(b);
+	memset(&set, 0, sizeof(set));
+	sl_imgb_add(b, SL_SECT_IPSETS, &set, sizeof(set));
+	memset(&o, 0, sizeof(o));
+	o.protocol = SL_IMG_OUT_FREEDOM;
+	sl_imgb_add(b, SL_SECT_OUTBOUNDS, &o, sizeof(o));
+	memset(&l, 0, sizeof(l));
+	sl_imgb_add(b, SL_SECT_LEVELS, &l, sizeof(l));
+}
+
+uint8_t *
+th_img_finish(struct sl_img_builder *b, struct sl_img *img)
+{
+	const char *err = NULL;
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(sl_imgb_finish(b, 1, &buf, &len), 0);
+	sl_imgb_free(b);
+	if (sl_img_check(buf, len, &err) == -1)
+		fail_msg("image: %s", err);
+	img->base = buf;
+	img->size = len;
+	img->hdr = (const void *)buf;
+	return buf;
+}

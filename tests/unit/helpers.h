@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shm/image.h"
+
 /* ---- files ---- */
 
 /* The real geodata: $SLUICE_GEODATA, else ../shared/geodata. */
@@ -18,5 +20,15 @@ uint8_t		*th_file_read(const char *path, size_t *len);
 void		 th_file_write(const char *path, const void *buf, size_t len);
 /* Remove DIR and everything under it (a test's mkdtemp directory). */
 void		 th_tree_remove(const char *dir);
+
+/* ---- table images ---- */
+
+/* A new builder with the least sl_img_check insists on besides what a
+ * test adds: an IP set, a freedom outbound, a policy level. */
+void		 th_img_begin(struct sl_img_builder *);
+/* Finish (generation 1) and free the builder; the image must pass
+ * sl_img_check.  IMG describes the returned buffer; free() it. */
+uint8_t		*th_img_finish(struct sl_img_builder *,
+		    struct sl_img *img);
 
 #endif

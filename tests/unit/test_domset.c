@@ -32,34 +32,12 @@ struct tab {
 };
 
 static void
-img_base(struct sl_img_builder *b)
-{
-	struct sl_img_ipset set;
-	struct sl_img_outbound o;
-	struct sl_img_level l;
-
-	sl_imgb_init(b);
-	memset(&set, 0, sizeof(set));
-	sl_imgb_add(b, SL_SECT_IPSETS, &set, sizeof(set));
-	memset(&o, 0, sizeof(o));
-	o.protocol = SL_IMG_OUT_FREEDOM;
-	sl_imgb_add(b, SL_SECT_OUTBOUNDS, &o, sizeof(o));
-	memset(&l, 0, sizeof(l));
-	sl_imgb_add(b, SL_SECT_LEVELS, &l, sizeof(l));
-}
-
-static void
 tab_finish(struct sl_img_builder *b, struct tab *t)
 {
 	const char *err = NULL;
 
-	assert_int_equal(sl_imgb_finish(b, 1, &t->buf, &t->len), 0);
-	sl_imgb_free(b);
-	if (sl_img_check(t->buf, t->len, &err) == -1)
-		fail_msg("image: %s", err);
-	t->img.base = t->buf;
-	t->img.size = t->len;
-	t->img.hdr = (const void *)t->buf;
+	t->buf = th_img_finish(b, &t->img);
+	t->len = t->img.size;
 	t->rx = sl_rxtab_new(&t->img, &err);
 	if (t->rx == NULL)
 		fail_msg("regex table: %s", err);
@@ -104,7 +82,7 @@ build(struct tab *t, const char *const *s, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		p[i] = pat(s[i]);
-	img_base(&b);
+	th_img_begin(&b);
 	t->set = sl_domset_build(&b, p, n, &err);
 	if (t->set == SL_IMG_NONE)
 		fail_msg("build: %s", err);
@@ -357,7 +335,7 @@ test_build_errors(void **state)
 	const char *err = NULL;
 
 	(void)state;
-	img_base(&b);
+	th_img_begin(&b);
 	assert_int_equal(sl_domset_build(&b, p, 2, &err), SL_IMG_NONE);
 	assert_non_null(err);
 	assert_int_equal(sl_imgb_count(&b, SL_SECT_REGEXES,
@@ -387,7 +365,7 @@ test_several_sets(void **state)
 	uint32_t s1, s2;
 
 	(void)state;
-	img_base(&b);
+	th_img_begin(&b);
 	s1 = sl_domset_build(&b, a, 2, &err);
 	s2 = sl_domset_build(&b, b2, 2, &err);
 	assert_int_not_equal(s1, SL_IMG_NONE);
@@ -575,7 +553,7 @@ test_random_small(void **state)
 		struct tab t;
 
 		random_set(buf, p, n, 1 + (size_t)round % 8);
-		img_base(&b);
+		th_img_begin(&b);
 		t.set = sl_domset_build(&b, p, n, &err);
 		assert_int_not_equal(t.set, SL_IMG_NONE);
 		tab_finish(&b, &t);
@@ -812,7 +790,7 @@ big_compare(int shortkw, size_t nq)
 	lines_read(&rj, "lists/reject-list.txt");
 	assert_true(cn.n > 100000);
 	bigset_make(&s, &cn, &px, shortkw);
-	img_base(&b);
+	th_img_begin(&b);
 	t.set = sl_domset_build(&b, s.p, s.n, &err);
 	if (t.set == SL_IMG_NONE)
 		fail_msg("build: %s", err);
