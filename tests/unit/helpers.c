@@ -59,6 +59,18 @@ th_file_write(const char *path, const void *buf, size_t len)
 	assert_int_equal(fclose(fp), 0);
 }
 
+void
+th_file_temp(char *path, size_t size, const char *ext, const char *text)
+{
+	int fd;
+
+	snprintf(path, size, "/tmp/sluice-test-XXXXXX%s", ext);
+	fd = mkstemps(path, (int)strlen(ext));
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
 static int
 remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
@@ -110,4 +122,38 @@ th_img_finish(struct sl_img_builder *b, struct sl_img *img)
 	img->size = len;
 	img->hdr = (const void *)buf;
 	return buf;
+}
+
+/* ---- configurations ---- */
+
+struct sl_conf *
+th_conf_load(const char *file, struct sl_errors *e)
+{
+	sl_errors_init(e);
+	return sl_conf_load(file, e);
+}
+
+char *
+th_conf_strip_file(const char *buf, const char *file)
+{
+	size_t flen = strlen(file);
+	char *out = calloc(1, strlen(buf) + 1), *o = out;
+	const char *p = buf, *nl;
+
+	assert_non_null(out);
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		assert_non_null(nl);
+		assert_true(strncmp(p, file, flen) == 0);
+		p += flen;
+		if (p[0] == ':' && p[1] == ' ')
+			p += 2;
+		else if (p[0] == ':')
+			p += 1;
+		memcpy(o, p, (size_t)(nl - p + 1));
+		o += nl - p + 1;
+		p = nl + 1;
+	}
+	*o = '\0';
+	return out;
 }

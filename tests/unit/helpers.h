@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "master/conf.h"
 #include "shm/image.h"
 
 /* ---- files ---- */
@@ -18,6 +19,9 @@ const char	*th_geodata(void);
 /* The whole of PATH plus a NUL (not counted in *LEN); free() it. */
 uint8_t		*th_file_read(const char *path, size_t *len);
 void		 th_file_write(const char *path, const void *buf, size_t len);
+/* TEXT in a new file /tmp/sluice-test-XXXXXX<EXT>, named in PATH. */
+void		 th_file_temp(char *path, size_t size, const char *ext,
+		    const char *text);
 /* Remove DIR and everything under it (a test's mkdtemp directory). */
 void		 th_tree_remove(const char *dir);
 
@@ -30,5 +34,12 @@ void		 th_img_begin(struct sl_img_builder *);
  * sl_img_check.  IMG describes the returned buffer; free() it. */
 uint8_t		*th_img_finish(struct sl_img_builder *,
 		    struct sl_img *img);
+
+/* ---- configurations ---- */
+
+/* sl_conf_load into a freshly initialised E. */
+struct sl_conf	*th_conf_load(const char *file, struct sl_errors *e);
+/* BUF without "FILE: " / "FILE:" at the start of every line; free() it. */
+char		*th_conf_strip_file(const char *buf, const char *file);
 
 #endif
