@@ -8,13 +8,13 @@ import json
 import os
 import shutil
 import socket
-import struct
 import tempfile
 import threading
 import unittest
 
 import harness
 from harness import Ports, Proc, T, run, wait_tcp, clean_env
+from probes import socks5_connect, wait_closed
 
 GEODATA = os.environ.get("SLUICE_GEODATA") or os.path.join(harness.REPO, "..",
                                                            "shared", "geodata")
@@ -108,41 +108,13 @@ class Backend:
         self.sock.close()
 
 
-def recv_exact(s, n):
-    data = b""
-    while len(data) < n:
-        chunk = s.recv(n - len(data))
-        if not chunk:
-            raise AssertionError("socks: EOF after %r" % data)
-        data += chunk
-    return data
-
-
 def socks_fetch(port, host, dport=80):
     """Connect through the SOCKS5 proxy on PORT to (HOST, DPORT), send a
     request and return what comes back until EOF."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=T(10))
+    s = socks5_connect(port, host, dport)
     try:
-        s.sendall(b"\x05\x01\x00")
-        if recv_exact(s, 2) != b"\x05\x00":
-            raise AssertionError("socks: no method accepted")
-        try:
-            addr = b"\x01" + socket.inet_aton(host)
-        except OSError:
-            addr = b"\x03" + bytes([len(host)]) + host.encode()
-        s.sendall(b"\x05\x01\x00" + addr + struct.pack("!H", dport))
-        head = recv_exact(s, 4)
-        if head[1] != 0:
-            raise AssertionError("socks: CONNECT refused: %r" % head)
-        alen = {1: 4, 4: 16}.get(head[3]) or recv_exact(s, 1)[0]
-        recv_exact(s, alen + 2)
         s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                return data
-            data += chunk
+        return wait_closed(s, T(10))[0]
     finally:
         s.close()
 
