@@ -9,11 +9,10 @@ import os
 import shutil
 import socket
 import tempfile
-import threading
 import unittest
 
 import harness
-from harness import Ports, Proc, T, run, wait_tcp, clean_env
+from harness import Listener, Ports, Proc, T, run, wait_tcp, clean_env
 from probes import socks5_connect, wait_closed
 
 GEODATA = os.environ.get("SLUICE_GEODATA") or os.path.join(harness.REPO, "..",
@@ -66,46 +65,30 @@ def copy_truncated(src, dst):
         f.write(data[:len(data) // 2])
 
 
-class Backend:
+class Backend(Listener):
     """A TCP server that reads a request and answers b'backend\\n'; it
-    closes only after the peer did, so no reset can overtake the answer."""
+    closes only after the peer did, so no reset can overtake the answer.
+    One connection at a time, in the accepting thread."""
 
     def __init__(self, port):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.stop = False
-        self.th = threading.Thread(target=self._serve, daemon=True)
-        self.th.start()
+        super().__init__(port, 16)
 
-    def _serve(self):
-        while not self.stop:
+    def accepted(self, c, peer):
+        with c:
             try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            with c:
-                try:
-                    c.settimeout(T(10))
-                    req = b""
-                    while b"\r\n\r\n" not in req:
-                        chunk = c.recv(4096)
-                        if not chunk:
-                            break
-                        req += chunk
-                    c.sendall(b"backend\n")
-                    c.shutdown(socket.SHUT_WR)
-                    while c.recv(4096):
-                        pass
-                except OSError:
+                c.settimeout(T(10))
+                req = b""
+                while b"\r\n\r\n" not in req:
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    req += chunk
+                c.sendall(b"backend\n")
+                c.shutdown(socket.SHUT_WR)
+                while c.recv(4096):
                     pass
-
-    def close(self):
-        self.stop = True
-        self.th.join(5)
-        self.sock.close()
+            except OSError:
+                pass
 
 
 def socks_fetch(port, host, dport=80):
