@@ -936,10 +936,30 @@ class DaemonTest(unittest.TestCase):
     """Base class: the class builds one daemon in make_daemon(); every test
     fails if the daemon's output shows a sanitizer report or an [alert]."""
     daemon = None
+    clients = ()
 
     @classmethod
     def make_daemon(cls, env):
         raise NotImplementedError
+
+    @classmethod
+    def start_clients(cls, daemon, *makers):
+        """One client per maker (a callable; None gives None), kept in
+        cls.clients and stopped by tearDownClass.  If one fails to start,
+        those started and the already running daemon are stopped before
+        the error goes on: no tearDownClass follows a failed setUpClass."""
+        started = []
+        try:
+            for make in makers:
+                started.append(make() if make is not None else None)
+        except BaseException:
+            for c in started:
+                if c is not None:
+                    c.stop()
+            daemon.stop()
+            raise
+        cls.clients = tuple(c for c in started if c is not None)
+        return started
 
     @classmethod
     def setUpClass(cls):
@@ -951,6 +971,9 @@ class DaemonTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        for c in cls.clients:
+            c.stop()
+        cls.clients = ()
         d, cls.daemon = cls.daemon, None
         if d is None:
             return

@@ -91,7 +91,6 @@ class Upstream(Listener):
 
 
 class Routing(DaemonTest):
-    clients = ()
 
     @classmethod
     def make_daemon(cls, env):
@@ -147,30 +146,20 @@ class Routing(DaemonTest):
             "probeURL": "http://127.0.0.1:%d/index.html" % web}
         d.write_config(d.config)
         d.start()
-        clients = []
-        try:
-            cls.v2ray = V2rayClient(env, [("vless", cls.vless)],
-                                    name="v2ray-routing")
-            clients.append(cls.v2ray)
-            cls.tgfw = None
-            if have("trojan"):
-                cls.tgfw = TrojanClient(env, cls.trojan, name="trojan-routing")
-                clients.append(cls.tgfw)
-        except BaseException:
-            for c in clients:
-                c.stop()
-            d.stop()
-            raise
-        cls.clients = clients
+        cls.v2ray, cls.tgfw = cls.start_clients(
+            d, lambda: V2rayClient(env, [("vless", cls.vless)],
+                                   name="v2ray-routing"),
+            (lambda: TrojanClient(env, cls.trojan, name="trojan-routing"))
+            if have("trojan") else None)
         return d
 
     @classmethod
     def tearDownClass(cls):
-        for c in cls.clients:
-            c.stop()
-        for u in (cls.socks_up, cls.http_up):
-            u.stop()
-        super().tearDownClass()
+        try:
+            super().tearDownClass()
+        finally:
+            for u in (cls.socks_up, cls.http_up):
+                u.stop()
 
     def get(self, host, path="/index.html", socks=None, extra=()):
         socks = socks or self.v2ray.socks[0]
