@@ -13,12 +13,8 @@ set -u
 cd "$(dirname "$0")/.." || exit 2
 
 PY=/usr/bin/python3
-# Real geodata for the matcher and geodata tests: never part of the repo.
-if [ -z "${SLUICE_GEODATA:-}" ]; then
-	for d in ../shared/geodata /work/shared/geodata; do
-		[ -d "$d/dat" ] && { SLUICE_GEODATA=$(cd "$d" && pwd); break; }
-	done
-fi
+# Real geodata for the matcher and geodata tests.
+. scripts/geodata.sh
 export SLUICE_GEODATA=${SLUICE_GEODATA:-../shared/geodata}
 PASSED=0
 FAILED=0

@@ -8,12 +8,8 @@
 # Everything listens on 127.0.0.1 and is stopped by pid.  Asserts nothing.
 set -eu
 cd "$(dirname "$0")/../.."
+. scripts/geodata.sh
 G=${SLUICE_GEODATA:-}
-if [ -z "$G" ]; then
-	for d in ../shared/geodata /work/shared/geodata; do
-		[ -d "$d/dat" ] && { G=$(cd "$d" && pwd); break; }
-	done
-fi
 [ -n "$G" ] && [ -d "$G/dat" ] || { echo "bench-route: no geodata (set SLUICE_GEODATA)" >&2; exit 1; }
 
 echo "== lookups (build/bench/bench_route $G)"
