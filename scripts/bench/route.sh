@@ -58,7 +58,6 @@ for w in 1 4; do
 		    v["Private_Clean:"] + v["Private_Dirty:"] }' "/proc/$p/smaps"
 	done | awk '{ r += $1; p += $2; q += $3 } END { print r, p, q }')
 	set -- $(mem $pid $kids) $img
-	m=$(mem $pid)
 	echo "workers=$w: master+workers RSS ${1} kB, PSS ${2} kB (master alone: RSS/PSS ${m% *}/${m#* } kB); table image mappings: RSS ${3} kB, PSS ${4} kB, private ${5} kB"
 	kill -TERM $pid
 	wait $pid || true
