@@ -1,6 +1,8 @@
 # sluice: non-recursive build.
 #   make            build/sluiced, build/sluicectl
 #   make SAN=1      the same with ASan+UBSan, in build-san/
+#   make unit       the unit test binaries, in build/tests/ (or build-san/)
+#   make bench-route  routing lookup speed and memory on the real geodata
 #   make test       install test packages, build, run every suite
 #   make run        install packages, build, start the demo in the foreground
 #   make install    DESTDIR, PREFIX
@@ -41,7 +43,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 UNIT_HLP := $(B)/obj/tests/unit/helpers.o
 
 .DELETE_ON_ERROR:
-.PHONY: bench-route all test test-unit test-integ test-fuzz run install clean lint deps deps-test
+.PHONY: all unit bench-route test run install clean lint deps deps-test
 
 all: $(B)/sluiced $(B)/sluicectl
 
