@@ -25,6 +25,11 @@ void		 th_file_temp(char *path, size_t size, const char *ext,
 /* Remove DIR and everything under it (a test's mkdtemp directory). */
 void		 th_tree_remove(const char *dir);
 
+/* ---- time ---- */
+
+/* CLOCK_MONOTONIC in milliseconds: bounded waits in tests. */
+uint64_t	 th_now_ms(void);
+
 /* ---- table images ---- */
 
 /* A new builder with the least sl_img_check insists on besides what a

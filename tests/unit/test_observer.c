@@ -37,6 +37,7 @@
 #include "shm/log.h"
 #include "shm/observe.h"
 #include "shm/types.h"
+#include "tests/unit/helpers.h"
 
 #define DEADLINE_MS	15000
 
@@ -46,15 +47,6 @@ static struct {
 	int	 http, https, socks, connect, silent, dead;
 	char	 ca[512], log[512];
 } peers;
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- the peers ---- */
 
@@ -361,10 +353,10 @@ typedef int (*pred)(struct run *);
 static void
 wait_for(struct run *x, pred p, const char *what)
 {
-	uint64_t end = now_ms() + DEADLINE_MS;
+	uint64_t end = th_now_ms() + DEADLINE_MS;
 
 	while (!p(x)) {
-		if (now_ms() > end)
+		if (th_now_ms() > end)
 			fail_msg("timed out waiting for %s", what);
 		usleep(20000);
 	}
@@ -587,13 +579,13 @@ test_sequential_tls_verify(void **state)
 	snprintf(spec.url, sizeof(spec.url), "https://127.0.0.1:%d/ipurl",
 	    peers.https);
 	run_start(&x, &spec, 1);
-	t0 = now_ms();
+	t0 = th_now_ms();
 	wait_for(&x, any_known, "the first probe");
 	/* "a-free" sorts first; "c-http" waits one probeInterval. */
 	assert_true(get(&x, 0, FREE).known);
 	assert_false(get(&x, 0, HTTP).known);
 	wait_for(&x, both_known, "the second probe");
-	assert_true(now_ms() - t0 >= 600);
+	assert_true(th_now_ms() - t0 >= 600);
 	expect_plain_dead(&x, FREE);
 	expect_plain_dead(&x, HTTP);
 	/* The handshake failed: no request ever reached the origin. */
