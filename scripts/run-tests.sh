@@ -1,10 +1,12 @@
 #!/bin/sh
 # Every test suite, as `make test` runs it after building build/ and build-san/:
-#   1. unit tests: every binary in build/tests/ and build-san/tests/ (cmocka;
-#      counts parsed from its summary, a crash/timeout/non-zero exit with no
-#      failure counted is one more failure)
+#   1. unit tests: the binary of every tests/unit/test_*.c in build/tests/ and
+#      build-san/tests/ (cmocka; counts parsed from its summary, a crash/
+#      timeout/non-zero exit with no failure counted is one more failure, a
+#      missing binary is a failure)
 #   2. fuzz corpus replay: tests/fuzz/fuzz_<t>.c + tests/fuzz/replay.c, linked
 #      against build-san/libsluice.a (or build/), run over tests/fuzz/corpus/<t>/
+#      (a target without a corpus, or no library to link, is a failure)
 #   3. integration: tests/integ/run.py against build/ and against build-san/
 #   4. mandoc -Tlint of man/*.[58]
 # Each suite runs under `timeout`.  The last line is "N passed, N failed";
@@ -32,12 +34,17 @@ cmocka_count() {
 	    awk '{ s += $1 } END { print s + 0 }'
 }
 
-# ---- 1. unit
+# ---- 1. unit (make test built both; a stale binary of a removed source is
+# not run)
 say "== unit"
 for dir in build/tests build-san/tests; do
-	[ -d "$dir" ] || { say "SKIP $dir: not built"; continue; }
-	for t in "$dir"/*; do
-		if [ ! -f "$t" ] || [ ! -x "$t" ]; then continue; fi
+	for src in tests/unit/test_*.c; do
+		t=$dir/$(basename "$src" .c)
+		if [ ! -f "$t" ] || [ ! -x "$t" ]; then
+			add 0 1
+			say "FAIL $t: not built"
+			continue
+		fi
 		out="$LOG/unit.out"
 		timeout -k 10 120 "$t" > "$out" 2>&1
 		rc=$?
@@ -81,14 +88,16 @@ if [ -z "$targets" ]; then
 elif [ ! -f tests/fuzz/replay.c ]; then
 	say "SKIP fuzz: tests/fuzz/replay.c missing"
 elif [ ! -f "$FB/libsluice.a" ]; then
-	say "SKIP fuzz: no build (libsluice.a)"
+	add 0 1
+	say "FAIL fuzz: no build (libsluice.a)"
 else
 	mkdir -p "$FB/fuzz"
 	for n in $targets; do
 		corpus=tests/fuzz/corpus/${n#fuzz_}
 		[ -d "$corpus" ] || corpus=tests/fuzz/corpus/$n
 		if [ ! -d "$corpus" ]; then
-			say "SKIP fuzz $n: no corpus in $corpus"
+			add 0 1
+			say "FAIL fuzz $n: no corpus in $corpus"
 			continue
 		fi
 		bin=$FB/fuzz/$n
