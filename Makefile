@@ -90,6 +90,13 @@ $(B)/bench/%: tests/bench/%.c $(B)/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libsluice.a $(LDLIBS)
 
+# A fuzz target with tests/fuzz/replay.c for main(): scripts/run-tests.sh
+# replays the target's corpus with it, no libFuzzer needed.
+$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/fuzz/replay.c $< \
+	    $(B)/libsluice.a $(LDLIBS)
+
 # A benchmark, not a test: lookup speed, image size, compile time, memory.
 bench-route: all $(B)/bench/bench_route
 	sh scripts/bench/route.sh
