@@ -89,6 +89,26 @@ th_tree_remove(const char *dir)
 	assert_int_equal(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
+/* ---- random ---- */
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;
+
+void
+th_rnd_seed(uint64_t seed)
+{
+	assert_true(seed != 0);		/* xorshift would stay at 0 */
+	rnd_state = seed;
+}
+
+unsigned
+th_rnd(unsigned n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return (unsigned)(rnd_state % n);
+}
+
 /* ---- time ---- */
 
 uint64_t

@@ -25,6 +25,14 @@ void		 th_file_temp(char *path, size_t size, const char *ext,
 /* Remove DIR and everything under it (a test's mkdtemp directory). */
 void		 th_tree_remove(const char *dir);
 
+/* ---- random ---- */
+
+/* Reproducible test inputs: xorshift64, one sequence per test binary.
+ * Without th_rnd_seed() it starts from 0x9e3779b97f4a7c15. */
+void		 th_rnd_seed(uint64_t seed);
+/* A number below N (N > 0). */
+unsigned	 th_rnd(unsigned n);
+
 /* ---- time ---- */
 
 /* CLOCK_MONOTONIC in milliseconds: bounded waits in tests. */

@@ -485,17 +485,6 @@ ref_match(const struct ref *r, const char *name)
 	return 0;
 }
 
-static unsigned long long rng_state = 0x2545f4914f6cdd1dULL;
-
-static unsigned
-rnd(unsigned n)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (unsigned)(rng_state % n);
-}
-
 /* ---- small random sets over a tiny alphabet ---- */
 
 static const char *const rx_small[] = {
@@ -509,10 +498,10 @@ static void
 random_word(char *s, size_t min, size_t max)
 {
 	static const char alpha[] = "ab.-";
-	size_t n = min + rnd((unsigned)(max - min + 1));
+	size_t n = min + th_rnd((unsigned)(max - min + 1));
 
 	for (size_t i = 0; i < n; i++)
-		s[i] = alpha[rnd(sizeof(alpha) - 1)];
+		s[i] = alpha[th_rnd(sizeof(alpha) - 1)];
 	s[n] = '\0';
 }
 
@@ -522,9 +511,9 @@ static void
 random_set(char (*buf)[16], struct sl_dom_pat *p, size_t n, size_t kwmin)
 {
 	for (size_t i = 0; i < n; i++) {
-		p[i].type = (int)rnd(4);
+		p[i].type = (int)th_rnd(4);
 		if (p[i].type == SL_DPAT_REGEX)
-			p[i].value = rx_small[rnd(sizeof(rx_small) /
+			p[i].value = rx_small[th_rnd(sizeof(rx_small) /
 			    sizeof(rx_small[0]))];
 		else {
 			if (p[i].type == SL_DPAT_SUBSTR)
@@ -548,7 +537,7 @@ test_random_small(void **state)
 
 	(void)state;
 	for (int round = 0; round < 1500; round++) {
-		size_t n = 1 + rnd(12);
+		size_t n = 1 + th_rnd(12);
 		struct ref r;
 		struct tab t;
 
@@ -653,13 +642,13 @@ dlc_regexes(struct sl_dom_pat *p, size_t max, char **keep)
 static char *
 random_keyword(const struct lines *l, int shortok)
 {
-	const char *s = l->v[rnd((unsigned)l->n)];
-	size_t len = strlen(s), k = shortok ? 2 + rnd(2) : 4 + rnd(6);
+	const char *s = l->v[th_rnd((unsigned)l->n)];
+	size_t len = strlen(s), k = shortok ? 2 + th_rnd(2) : 4 + th_rnd(6);
 	size_t at;
 
 	if (len < k)
 		return strdup(s);
-	at = rnd((unsigned)(len - k + 1));
+	at = th_rnd((unsigned)(len - k + 1));
 	return lower_dup(s + at, k);
 }
 
@@ -673,18 +662,18 @@ random_query(char *q, size_t cap, const struct lines *const *src,
 		"www.", "a.b.", "cdn-1.", "r1---sn-2x3abcde.", "ns-12.awsdns-",
 		"x-mihayo.", "images.", "api.", "",
 	};
-	const struct lines *l = src[rnd(3)];
-	const char *s = l->v[rnd((unsigned)l->n)], *dot;
+	const struct lines *l = src[th_rnd(3)];
+	const char *s = l->v[th_rnd((unsigned)l->n)], *dot;
 	size_t len, i;
 
-	switch (rnd(8)) {
+	switch (th_rnd(8)) {
 	case 0:
 	case 1:
 		snprintf(q, cap, "%s", s);
 		break;
 	case 2:
 	case 3:
-		snprintf(q, cap, "%s%s", pre[rnd(9)], s);
+		snprintf(q, cap, "%s%s", pre[th_rnd(9)], s);
 		break;
 	case 4:
 		dot = strchr(s, '.');
@@ -693,12 +682,12 @@ random_query(char *q, size_t cap, const struct lines *const *src,
 	case 5:
 		snprintf(q, cap, "%s", s);
 		len = strlen(q);
-		i = rnd((unsigned)len);
-		q[i] = "abz.-0"[rnd(6)];
+		i = th_rnd((unsigned)len);
+		q[i] = "abz.-0"[th_rnd(6)];
 		break;
 	case 6:
-		snprintf(q, cap, "%s%s.%s", pre[rnd(9)], kw[rnd((unsigned)nkw)],
-		    s);
+		snprintf(q, cap, "%s%s.%s", pre[th_rnd(9)],
+		    kw[th_rnd((unsigned)nkw)], s);
 		break;
 	default:
 		snprintf(q, cap, "%s.", s);
@@ -748,9 +737,10 @@ bigset_make(struct bigset *s, const struct lines *cn, const struct lines *px,
 		bigset_add(s, SL_DPAT_SUBSTR, random_keyword(px,
 		    shortkw && i % 50 == 0));
 	for (int i = 0; i < 60; i++)
-		bigset_add(s, SL_DPAT_FULL, strdup(px->v[rnd((unsigned)px->n)]));
+		bigset_add(s, SL_DPAT_FULL,
+		    strdup(px->v[th_rnd((unsigned)px->n)]));
 	for (int i = 0; i < 100; i++) {
-		const char *d = px->v[rnd((unsigned)px->n)];
+		const char *d = px->v[th_rnd((unsigned)px->n)];
 		char *o = buf;
 
 		o += sprintf(o, i % 2 ? "^([a-z0-9-]+\\.)*" : "[0-9]");
@@ -1144,5 +1134,6 @@ main(void)
 		cmocka_unit_test(test_corrupt_targeted),
 	};
 
+	th_rnd_seed(0x2545f4914f6cdd1dULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -227,30 +227,19 @@ static const char *const atoms[] = {
 	"a+?", "(a|\\.)*", "[.-]", "x", "a{1,}", "\\-",
 };
 
-static unsigned long long rng_state = 0x9e3779b97f4a7c15ULL;
-
-static unsigned
-rnd(unsigned n)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (unsigned)(rng_state % n);
-}
-
 static void
 random_pattern(char *p, size_t cap)
 {
-	unsigned n = 1 + rnd(6);
+	unsigned n = 1 + th_rnd(6);
 
 	p[0] = '\0';
 	for (unsigned i = 0; i < n; i++) {
-		const char *a = atoms[rnd(sizeof(atoms) / sizeof(atoms[0]))];
+		const char *a = atoms[th_rnd(sizeof(atoms) / sizeof(atoms[0]))];
 
 		if (strlen(p) + strlen(a) + 2 < cap)
 			strcat(p, a);
 	}
-	if (rnd(3) == 0 && strlen(p) + 2 < cap)
+	if (th_rnd(3) == 0 && strlen(p) + 2 < cap)
 		strcat(p, "$");
 }
 
@@ -277,9 +266,9 @@ check_needs_sound(const char *p, pcre2_match_data *md, int *matched)
 		return;
 	sl_rx_needs(p, strlen(p), need, &nl, tail, &tl);
 	for (int k = 0; k < 300; k++) {
-		sl = rnd(9);
+		sl = th_rnd(9);
 		for (size_t i = 0; i < sl; i++)
-			s[i] = alpha[rnd(sizeof(alpha) - 1)];
+			s[i] = alpha[th_rnd(sizeof(alpha) - 1)];
 		if (pcre2_match(c, (PCRE2_SPTR)s, sl, 0, 0, md, NULL) < 0)
 			continue;
 		(*matched)++;
