@@ -89,6 +89,18 @@ th_tree_remove(const char *dir)
 	assert_int_equal(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
+/* ---- geodata lists ---- */
+
+const Sluice__GeoSite *
+th_geosite_find(const Sluice__GeoSiteList *gl, const char *code)
+{
+	for (size_t i = 0; i < gl->n_entry; i++)
+		if (strcmp(gl->entry[i]->code, code) == 0)
+			return gl->entry[i];
+	fail_msg("no code %s", code);
+	return NULL;
+}
+
 /* ---- random ---- */
 
 static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;

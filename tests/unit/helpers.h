@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "master/conf.h"
+#include "master/geodat.pb-c.h"
 #include "shm/image.h"
 
 /* ---- files ---- */
@@ -24,6 +25,12 @@ void		 th_file_temp(char *path, size_t size, const char *ext,
 		    const char *text);
 /* Remove DIR and everything under it (a test's mkdtemp directory). */
 void		 th_tree_remove(const char *dir);
+
+/* ---- geodata lists ---- */
+
+/* The entry of GL coded CODE (as stored); the test fails without one. */
+const Sluice__GeoSite *th_geosite_find(const Sluice__GeoSiteList *gl,
+		    const char *code);
 
 /* ---- random ---- */
 

@@ -80,24 +80,12 @@ plain_of(const Sluice__Domain *d, char *out, size_t outlen)
 	}
 }
 
-static const Sluice__GeoSite *
-site(const Sluice__GeoSiteList *gl, const char *code)
-{
-	size_t i;
-
-	for (i = 0; i < gl->n_entry; i++)
-		if (strcmp(gl->entry[i]->code, code) == 0)
-			return gl->entry[i];
-	fail_msg("no code %s", code);
-	return NULL;
-}
-
 /* CODE holds exactly WANT (NULL-terminated), in this order. */
 static void
 expect_list(const Sluice__GeoSiteList *gl, const char *code,
     const char *const *want)
 {
-	const Sluice__GeoSite *gs = site(gl, code);
+	const Sluice__GeoSite *gs = th_geosite_find(gl, code);
 	char plain[512];
 	size_t i;
 
@@ -173,9 +161,9 @@ test_basic(void **state)
 	expect_list(gl, "AFF-TARGET", aff_target);
 	expect_list(gl, "OTHER", other);
 	/* Domain.type is the wire numbering: keyword 0 is left implicit. */
-	assert_int_equal(site(gl, "BASE")->domain[6]->type,
+	assert_int_equal(th_geosite_find(gl, "BASE")->domain[6]->type,
 	    SLUICE__DOMAIN__TYPE__Substr);
-	assert_int_equal(site(gl, "BASE")->domain[7]->type,
+	assert_int_equal(th_geosite_find(gl, "BASE")->domain[7]->type,
 	    SLUICE__DOMAIN__TYPE__Regex);
 	sluice__geo_site_list__free_unpacked(gl, NULL);
 }
@@ -688,7 +676,7 @@ test_real_data(void **state)
 			continue;
 		nonempty++;
 		total += nfin;
-		gs = site(gl, r.lists[i].name);
+		gs = th_geosite_find(gl, r.lists[i].name);
 		if (gs->n_domain != nfin)
 			fail_msg("%s: %zu entries, reference %zu",
 			    r.lists[i].name, gs->n_domain, nfin);

@@ -103,18 +103,6 @@ same_site(const Sluice__GeoSite *gs, const char *const *attrs, size_t nattrs,
 	assert_int_equal(j, n);
 }
 
-static const Sluice__GeoSite *
-find_site(const Sluice__GeoSiteList *gl, const char *code)
-{
-	size_t i;
-
-	for (i = 0; i < gl->n_entry; i++)
-		if (strcmp(gl->entry[i]->code, code) == 0)
-			return gl->entry[i];
-	fail_msg("no code %s", code);
-	return NULL;
-}
-
 /* ------------------------------------------------------------ geosite */
 
 static void
@@ -155,7 +143,7 @@ test_site_counts(void **state)
 			    sizeof(by_type));
 		if (strcmp(want[i].code, "GFW") == 0)
 			assert_int_equal(by_type[1], want[i].by_type[1]);
-		same_site(find_site(gl, want[i].code), NULL, 0, dom, n);
+		same_site(th_geosite_find(gl, want[i].code), NULL, 0, dom, n);
 	}
 	/* Codes compare upper-cased; the answer is cached. */
 	assert_int_equal(sl_geodb_site(db, file, "cn", NULL, 0, &dom, &n, err,
