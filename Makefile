@@ -1,6 +1,8 @@
 # sluice: non-recursive build.
 #   make            build/sluiced, build/sluicectl
 #   make SAN=1      the same with ASan+UBSan, in build-san/
+#   make unit       the unit test binaries, in build/tests/ (or build-san/)
+#   make bench-route  routing lookup speed and memory on the real geodata
 #   make test       install test packages, build, run every suite
 #   make run        install packages, build, start the demo in the foreground
 #   make install    DESTDIR, PREFIX
@@ -37,9 +39,11 @@ LIB_SRC := $(filter-out master/main.c master/sluicectl.c, \
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(GEN_SRC:$(B)/gen/%.c=$(B)/obj/gen/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# Shared by every unit test (tests/unit/helpers.h).
+UNIT_HLP := $(B)/obj/tests/unit/helpers.o
 
 .DELETE_ON_ERROR:
-.PHONY: bench-route all test test-unit test-integ test-fuzz run install clean lint deps deps-test
+.PHONY: all unit bench-route test run install clean lint deps deps-test
 
 all: $(B)/sluiced $(B)/sluicectl
 
@@ -62,7 +66,8 @@ $(B)/obj/gen/%.o: $(B)/gen/%.c Makefile
 
 # No dependency file exists before the first build: every object waits for
 # the generated headers.
-$(LIB_OBJ) $(B)/obj/master/main.o $(B)/obj/master/sluicectl.o: | $(GEN_HDR)
+$(LIB_OBJ) $(B)/obj/master/main.o $(B)/obj/master/sluicectl.o \
+    $(UNIT_HLP): | $(GEN_HDR)
 
 $(B)/libsluice.a: $(LIB_OBJ)
 	@rm -f $@
@@ -74,15 +79,23 @@ $(B)/sluiced: $(B)/obj/master/main.o $(B)/libsluice.a
 $(B)/sluicectl: $(B)/obj/master/sluicectl.o $(B)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/unit/%.c $(B)/libsluice.a
+$(B)/tests/%: tests/unit/%.c tests/unit/helpers.h $(UNIT_HLP) $(B)/libsluice.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libsluice.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_HLP) $(B)/libsluice.a \
+	    $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 
 $(B)/bench/%: tests/bench/%.c $(B)/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libsluice.a $(LDLIBS)
+
+# A fuzz target with tests/fuzz/replay.c for main(): scripts/run-tests.sh
+# replays the target's corpus with it, no libFuzzer needed.
+$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/fuzz/replay.c $< \
+	    $(B)/libsluice.a $(LDLIBS)
 
 # A benchmark, not a test: lookup speed, image size, compile time, memory.
 bench-route: all $(B)/bench/bench_route

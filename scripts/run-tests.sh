@@ -1,10 +1,13 @@
 #!/bin/sh
 # Every test suite, as `make test` runs it after building build/ and build-san/:
-#   1. unit tests: every binary in build/tests/ and build-san/tests/ (cmocka;
-#      counts parsed from its summary, a crash/timeout/non-zero exit with no
-#      failure counted is one more failure)
-#   2. fuzz corpus replay: tests/fuzz/fuzz_<t>.c + tests/fuzz/replay.c, linked
-#      against build-san/libsluice.a (or build/), run over tests/fuzz/corpus/<t>/
+#   1. unit tests: the binary of every tests/unit/test_*.c in build/tests/ and
+#      build-san/tests/ (cmocka; counts parsed from its summary, a crash/
+#      timeout/non-zero exit with no failure counted is one more failure, a
+#      missing binary is a failure)
+#   2. fuzz corpus replay: build-san/fuzz/fuzz_<t> (or build/), made by the
+#      Makefile from tests/fuzz/fuzz_<t>.c + tests/fuzz/replay.c, run over
+#      tests/fuzz/corpus/<t>/
+#      (a target without a corpus, or no library to link, is a failure)
 #   3. integration: tests/integ/run.py against build/ and against build-san/
 #   4. mandoc -Tlint of man/*.[58]
 # Each suite runs under `timeout`.  The last line is "N passed, N failed";
@@ -13,12 +16,8 @@ set -u
 cd "$(dirname "$0")/.." || exit 2
 
 PY=/usr/bin/python3
-# Real geodata for the matcher and geodata tests: never part of the repo.
-if [ -z "${SLUICE_GEODATA:-}" ]; then
-	for d in ../shared/geodata /work/shared/geodata; do
-		[ -d "$d/dat" ] && { SLUICE_GEODATA=$(cd "$d" && pwd); break; }
-	done
-fi
+# Real geodata for the matcher and geodata tests.
+. scripts/geodata.sh
 export SLUICE_GEODATA=${SLUICE_GEODATA:-../shared/geodata}
 PASSED=0
 FAILED=0
@@ -36,12 +35,17 @@ cmocka_count() {
 	    awk '{ s += $1 } END { print s + 0 }'
 }
 
-# ---- 1. unit
+# ---- 1. unit (make test built both; a stale binary of a removed source is
+# not run)
 say "== unit"
 for dir in build/tests build-san/tests; do
-	[ -d "$dir" ] || { say "SKIP $dir: not built"; continue; }
-	for t in "$dir"/*; do
-		if [ ! -f "$t" ] || [ ! -x "$t" ]; then continue; fi
+	for src in tests/unit/test_*.c; do
+		t=$dir/$(basename "$src" .c)
+		if [ ! -f "$t" ] || [ ! -x "$t" ]; then
+			add 0 1
+			say "FAIL $t: not built"
+			continue
+		fi
 		out="$LOG/unit.out"
 		timeout -k 10 120 "$t" > "$out" 2>&1
 		rc=$?
@@ -66,13 +70,12 @@ for dir in build/tests build-san/tests; do
 	done
 done
 
-# ---- 2. fuzz corpus replay
+# ---- 2. fuzz corpus replay, under the sanitizers when that build exists
 say "== fuzz"
-LIBS="$(pkg-config --libs libconfig json-c libcares openssl libpcre2-8 libprotobuf-c 2>/dev/null) -lm"
 if [ -f build-san/libsluice.a ]; then
-	FB=build-san FFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+	FB=build-san FSAN=1
 else
-	FB=build FFLAGS="-O1 -g"
+	FB=build FSAN=0
 fi
 targets=""
 for src in tests/fuzz/*.c; do
@@ -82,24 +85,22 @@ for src in tests/fuzz/*.c; do
 done
 if [ -z "$targets" ]; then
 	say "SKIP fuzz: no targets in tests/fuzz/"
-elif [ ! -f tests/fuzz/replay.c ]; then
-	say "SKIP fuzz: tests/fuzz/replay.c missing"
 elif [ ! -f "$FB/libsluice.a" ]; then
-	say "SKIP fuzz: no build (libsluice.a)"
+	add 0 1
+	say "FAIL fuzz: no build (libsluice.a)"
 else
-	mkdir -p "$FB/fuzz"
 	for n in $targets; do
 		corpus=tests/fuzz/corpus/${n#fuzz_}
 		[ -d "$corpus" ] || corpus=tests/fuzz/corpus/$n
 		if [ ! -d "$corpus" ]; then
-			say "SKIP fuzz $n: no corpus in $corpus"
+			add 0 1
+			say "FAIL fuzz $n: no corpus in $corpus"
 			continue
 		fi
 		bin=$FB/fuzz/$n
-		# shellcheck disable=SC2086
-		if ! timeout -k 10 180 ${CC:-cc} -std=c11 -D_GNU_SOURCE -I. $FFLAGS \
-		    -o "$bin" tests/fuzz/replay.c "tests/fuzz/$n.c" \
-		    "$FB/libsluice.a" $LIBS > "$LOG/fuzz.out" 2>&1; then
+		# the Makefile's rule: its flags and libraries
+		if ! timeout -k 10 180 make -s SAN=$FSAN "$bin" \
+		    > "$LOG/fuzz.out" 2>&1; then
 			add 0 1
 			say "FAIL fuzz $n: build failed"
 			sed 's/^/    /' "$LOG/fuzz.out" | tail -n 20

@@ -8,12 +8,8 @@
 # Everything listens on 127.0.0.1 and is stopped by pid.  Asserts nothing.
 set -eu
 cd "$(dirname "$0")/../.."
+. scripts/geodata.sh
 G=${SLUICE_GEODATA:-}
-if [ -z "$G" ]; then
-	for d in ../shared/geodata /work/shared/geodata; do
-		[ -d "$d/dat" ] && { G=$(cd "$d" && pwd); break; }
-	done
-fi
 [ -n "$G" ] && [ -d "$G/dat" ] || { echo "bench-route: no geodata (set SLUICE_GEODATA)" >&2; exit 1; }
 
 echo "== lookups (build/bench/bench_route $G)"
@@ -62,7 +58,6 @@ for w in 1 4; do
 		    v["Private_Clean:"] + v["Private_Dirty:"] }' "/proc/$p/smaps"
 	done | awk '{ r += $1; p += $2; q += $3 } END { print r, p, q }')
 	set -- $(mem $pid $kids) $img
-	m=$(mem $pid)
 	echo "workers=$w: master+workers RSS ${1} kB, PSS ${2} kB (master alone: RSS/PSS ${m% *}/${m#* } kB); table image mappings: RSS ${3} kB, PSS ${4} kB, private ${5} kB"
 	kill -TERM $pid
 	wait $pid || true

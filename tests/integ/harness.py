@@ -426,21 +426,19 @@ class AbstractRelay:
         poll(ready, T(15), what="socat abstract listener")
 
 
-class Recorder:
-    """TCP backend that records exactly the bytes each connection sent it.
-    reply: bytes sent back as soon as a connection is accepted (default none)."""
+class Listener:
+    """A TCP listener on 127.0.0.1:port whose thread hands every accepted
+    connection to self.accepted(conn, peer).  A subclass sets up its own
+    state before calling __init__: the first connection may come at once."""
 
-    def __init__(self, ports, reply=b""):
-        self.port = ports.get()
-        self.reply = reply
-        self.lock = threading.Lock()
-        self.conns = []          # dicts: peer, data (bytearray), eof (bool)
+    def __init__(self, port, backlog):
+        self.port = port
+        self.stopping = False
         self.ls = socket.socket()
         self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.ls.bind(("127.0.0.1", self.port))
-        self.ls.listen(256)
+        self.ls.bind(("127.0.0.1", port))
+        self.ls.listen(backlog)
         self.ls.settimeout(0.2)
-        self.stopping = False
         self.t = threading.Thread(target=self._accept, daemon=True)
         self.t.start()
 
@@ -452,10 +450,39 @@ class Recorder:
                 continue
             except OSError:
                 return
-            rec = {"peer": peer, "data": bytearray(), "eof": False}
-            with self.lock:
-                self.conns.append(rec)
-            threading.Thread(target=self._serve, args=(c, rec), daemon=True).start()
+            self.accepted(c, peer)
+
+    def accepted(self, conn, peer):
+        raise NotImplementedError
+
+    @staticmethod
+    def spawn(fn, *args):
+        """fn(*args) in a daemon thread: one per connection."""
+        threading.Thread(target=fn, args=args, daemon=True).start()
+
+    def close(self):
+        self.stopping = True
+        self.ls.close()
+        self.t.join(2)
+
+    stop = close
+
+
+class Recorder(Listener):
+    """TCP backend that records exactly the bytes each connection sent it.
+    reply: bytes sent back as soon as a connection is accepted (default none)."""
+
+    def __init__(self, ports, reply=b""):
+        self.reply = reply
+        self.lock = threading.Lock()
+        self.conns = []          # dicts: peer, data (bytearray), eof (bool)
+        super().__init__(ports.get(), 256)
+
+    def accepted(self, c, peer):
+        rec = {"peer": peer, "data": bytearray(), "eof": False}
+        with self.lock:
+            self.conns.append(rec)
+        self.spawn(self._serve, c, rec)
 
     def _serve(self, c, rec):
         c.settimeout(0.2)
@@ -507,13 +534,6 @@ class Recorder:
         with self.lock:
             return [{"peer": r["peer"], "data": bytes(r["data"]), "eof": r["eof"]}
                     for r in self.conns]
-
-    def close(self):
-        self.stopping = True
-        self.ls.close()
-        self.t.join(2)
-
-    stop = close
 
 
 class V2rayClient:
@@ -916,10 +936,30 @@ class DaemonTest(unittest.TestCase):
     """Base class: the class builds one daemon in make_daemon(); every test
     fails if the daemon's output shows a sanitizer report or an [alert]."""
     daemon = None
+    clients = ()
 
     @classmethod
     def make_daemon(cls, env):
         raise NotImplementedError
+
+    @classmethod
+    def start_clients(cls, daemon, *makers):
+        """One client per maker (a callable; None gives None), kept in
+        cls.clients and stopped by tearDownClass.  If one fails to start,
+        those started and the already running daemon are stopped before
+        the error goes on: no tearDownClass follows a failed setUpClass."""
+        started = []
+        try:
+            for make in makers:
+                started.append(make() if make is not None else None)
+        except BaseException:
+            for c in started:
+                if c is not None:
+                    c.stop()
+            daemon.stop()
+            raise
+        cls.clients = tuple(c for c in started if c is not None)
+        return started
 
     @classmethod
     def setUpClass(cls):
@@ -931,6 +971,9 @@ class DaemonTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        for c in cls.clients:
+            c.stop()
+        cls.clients = ()
         d, cls.daemon = cls.daemon, None
         if d is None:
             return

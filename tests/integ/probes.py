@@ -366,24 +366,25 @@ def socks5_connect(socks_port, host, port, timeout=None):
     (host sent as IPv4 if it is one, else as a domain name)."""
     s = raw_connect(socks_port, timeout)
     s.sendall(b"\x05\x01\x00")
-    if _recv_exact(s, 2) != b"\x05\x00":
+    if recv_exact(s, 2) != b"\x05\x00":
         raise ConnectionError("SOCKS5 method refused")
     try:
         addr = b"\x01" + socket.inet_aton(host)
     except OSError:
         addr = b"\x03" + bytes([len(host)]) + host.encode()
     s.sendall(b"\x05\x01\x00" + addr + port.to_bytes(2, "big"))
-    head = _recv_exact(s, 4)
+    head = recv_exact(s, 4)
     if head[1] != 0:
         raise ConnectionError("SOCKS5 connect failed: reply %d" % head[1])
     skip = {1: 4, 4: 16}.get(head[3])
     if skip is None:
-        skip = _recv_exact(s, 1)[0]
-    _recv_exact(s, skip + 2)
+        skip = recv_exact(s, 1)[0]
+    recv_exact(s, skip + 2)
     return s
 
 
-def _recv_exact(s, n):
+def recv_exact(s, n):
+    """Exactly n bytes from socket s; ConnectionError if it closes first."""
     buf = b""
     while len(buf) < n:
         d = s.recv(n - len(buf))

@@ -12,7 +12,7 @@ import unittest
 import harness
 from harness import (Daemon, Env, T, poll, run, tail,
                      vless_inbound, trojan_inbound)
-from probes import https_get, curl_sha256
+from probes import https_get, curl_sha256, curl_tls_args
 
 OK_RE = re.compile(r"(?i)\b(ok|successful)\b")
 
@@ -222,9 +222,8 @@ class Lifecycle(unittest.TestCase):
         def fetch():
             result["r"] = curl_sha256(
                 self.env, "https://example.test:%d/big.bin" % self.port,
-                ["--http1.1", "--limit-rate", "25M", "--cacert",
-                 self.env.pki["ca"], "--resolve",
-                 "example.test:%d:127.0.0.1" % self.port], timeout=T(120))
+                ["--http1.1", "--limit-rate", "25M"] +
+                curl_tls_args(self.env, self.port), timeout=T(120))
         t = threading.Thread(target=fetch, daemon=True)
         t.start()
         poll(self._transfer_started, T(10), what="transfer to start")

@@ -11,7 +11,8 @@ from harness import (DaemonTest, Daemon, V2rayClient, TrojanClient, T,
                      INDEX_HTML, FALLBACK_RE, ACCEPTED_RE, have, line_of,
                      vless_inbound, trojan_inbound)
 from probes import (TLSClient, https_get, read_response, http_request,
-                    curl_https, curl_sha256, s_client, raw_connect, wait_closed)
+                    curl_https, curl_sha256, curl_tls_args, s_client,
+                    raw_connect, wait_closed)
 
 
 class Fallback(DaemonTest):
@@ -74,8 +75,7 @@ class Fallback(DaemonTest):
     def test_default_dest_big_file(self):
         rc, sha, size, err = curl_sha256(
             self.env, "https://example.test:%d/big.bin" % self.port,
-            ["--http1.1", "--cacert", self.env.pki["ca"], "--resolve",
-             "example.test:%d:127.0.0.1" % self.port], timeout=T(120))
+            ["--http1.1"] + curl_tls_args(self.env, self.port), timeout=T(120))
         self.assertEqual(rc, 0, err)
         self.assertEqual((size, sha), (100 << 20, self.env.big_sha256))
 
@@ -150,8 +150,7 @@ class Fallback(DaemonTest):
     def test_xver1_default_dest_big_file(self):
         rc, sha, size, err = curl_sha256(
             self.env, "https://example.test:%d/big.bin" % self.xver_port,
-            ["--http1.1", "--cacert", self.env.pki["ca"], "--resolve",
-             "example.test:%d:127.0.0.1" % self.xver_port], timeout=T(120))
+            ["--http1.1"] + curl_tls_args(self.env, self.xver_port), timeout=T(120))
         self.assertEqual(rc, 0, err)
         self.assertEqual((size, sha), (100 << 20, self.env.big_sha256))
         self.assertTrue([l for l in self.env.nginx.access_lines("pp")

@@ -8,13 +8,12 @@ import json
 import os
 import shutil
 import socket
-import struct
 import tempfile
-import threading
 import unittest
 
 import harness
-from harness import Ports, Proc, T, run, wait_tcp, clean_env
+from harness import Listener, Ports, Proc, T, run, wait_tcp, clean_env
+from probes import socks5_connect, wait_closed
 
 GEODATA = os.environ.get("SLUICE_GEODATA") or os.path.join(harness.REPO, "..",
                                                            "shared", "geodata")
@@ -66,83 +65,39 @@ def copy_truncated(src, dst):
         f.write(data[:len(data) // 2])
 
 
-class Backend:
+class Backend(Listener):
     """A TCP server that reads a request and answers b'backend\\n'; it
-    closes only after the peer did, so no reset can overtake the answer."""
+    closes only after the peer did, so no reset can overtake the answer.
+    One connection at a time, in the accepting thread."""
 
     def __init__(self, port):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.stop = False
-        self.th = threading.Thread(target=self._serve, daemon=True)
-        self.th.start()
+        super().__init__(port, 16)
 
-    def _serve(self):
-        while not self.stop:
+    def accepted(self, c, peer):
+        with c:
             try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            with c:
-                try:
-                    c.settimeout(T(10))
-                    req = b""
-                    while b"\r\n\r\n" not in req:
-                        chunk = c.recv(4096)
-                        if not chunk:
-                            break
-                        req += chunk
-                    c.sendall(b"backend\n")
-                    c.shutdown(socket.SHUT_WR)
-                    while c.recv(4096):
-                        pass
-                except OSError:
+                c.settimeout(T(10))
+                req = b""
+                while b"\r\n\r\n" not in req:
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    req += chunk
+                c.sendall(b"backend\n")
+                c.shutdown(socket.SHUT_WR)
+                while c.recv(4096):
                     pass
-
-    def close(self):
-        self.stop = True
-        self.th.join(5)
-        self.sock.close()
-
-
-def recv_exact(s, n):
-    data = b""
-    while len(data) < n:
-        chunk = s.recv(n - len(data))
-        if not chunk:
-            raise AssertionError("socks: EOF after %r" % data)
-        data += chunk
-    return data
+            except OSError:
+                pass
 
 
 def socks_fetch(port, host, dport=80):
     """Connect through the SOCKS5 proxy on PORT to (HOST, DPORT), send a
     request and return what comes back until EOF."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=T(10))
+    s = socks5_connect(port, host, dport)
     try:
-        s.sendall(b"\x05\x01\x00")
-        if recv_exact(s, 2) != b"\x05\x00":
-            raise AssertionError("socks: no method accepted")
-        try:
-            addr = b"\x01" + socket.inet_aton(host)
-        except OSError:
-            addr = b"\x03" + bytes([len(host)]) + host.encode()
-        s.sendall(b"\x05\x01\x00" + addr + struct.pack("!H", dport))
-        head = recv_exact(s, 4)
-        if head[1] != 0:
-            raise AssertionError("socks: CONNECT refused: %r" % head)
-        alen = {1: 4, 4: 16}.get(head[3]) or recv_exact(s, 1)[0]
-        recv_exact(s, alen + 2)
         s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                return data
-            data += chunk
+        return wait_closed(s, T(10))[0]
     finally:
         s.close()
 

@@ -5,69 +5,43 @@ leastPing balancer with a dead member fed by the observatory; and
 `sluicectl route` agreeing with what the daemon did."""
 
 import json
-import os
 import select
 import socket
 import subprocess
 import threading
 
-from harness import (DaemonTest, Daemon, V2rayClient, TrojanClient, T,
-                     INDEX_HTML, ACCEPTED_RE, SLUICECTL, have, poll,
+from harness import (DaemonTest, Daemon, Listener, V2rayClient, TrojanClient,
+                     T, INDEX_HTML, ACCEPTED_RE, SLUICECTL, have, poll,
                      vless_inbound, trojan_inbound, clean_env)
-from probes import curl
+from probes import curl, recv_exact
 
 
-class Upstream:
+class Upstream(Listener):
     """A tiny SOCKS5 (no auth) or HTTP CONNECT proxy on 127.0.0.1 that
     records every target it is asked for and sends every connection to
     127.0.0.1:<that port>, whatever the name (so test names need no DNS)."""
 
     def __init__(self, ports, kind):
         self.kind = kind
-        self.port = ports.get()
         self.targets = []
         self.lock = threading.Lock()
-        self.ls = socket.socket()
-        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.ls.bind(("127.0.0.1", self.port))
-        self.ls.listen(64)
-        self.ls.settimeout(0.2)
-        self.stopping = False
-        self.t = threading.Thread(target=self._accept, daemon=True)
-        self.t.start()
+        super().__init__(ports.get(), 64)
 
-    def _accept(self):
-        while not self.stopping:
-            try:
-                c, _ = self.ls.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    @staticmethod
-    def _exact(s, n):
-        b = b""
-        while len(b) < n:
-            d = s.recv(n - len(b))
-            if not d:
-                raise ConnectionError("short")
-            b += d
-        return b
+    def accepted(self, c, peer):
+        self.spawn(self._serve, c)
 
     def _socks(self, c):
-        ver, n = self._exact(c, 2)
-        self._exact(c, n)
+        ver, n = recv_exact(c, 2)
+        recv_exact(c, n)
         c.sendall(b"\x05\x00")
-        _, cmd, _, atyp = self._exact(c, 4)
+        _, cmd, _, atyp = recv_exact(c, 4)
         if atyp == 1:
-            host = socket.inet_ntoa(self._exact(c, 4))
+            host = socket.inet_ntoa(recv_exact(c, 4))
         elif atyp == 4:
-            host = socket.inet_ntop(socket.AF_INET6, self._exact(c, 16))
+            host = socket.inet_ntop(socket.AF_INET6, recv_exact(c, 16))
         else:
-            host = self._exact(c, self._exact(c, 1)[0]).decode()
-        port = int.from_bytes(self._exact(c, 2), "big")
+            host = recv_exact(c, recv_exact(c, 1)[0]).decode()
+        port = int.from_bytes(recv_exact(c, 2), "big")
         return host, port, b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x00"
 
     def _http(self, c):
@@ -115,14 +89,8 @@ class Upstream:
         with self.lock:
             return list(self.targets)
 
-    def stop(self):
-        self.stopping = True
-        self.ls.close()
-        self.t.join(2)
-
 
 class Routing(DaemonTest):
-    clients = ()
 
     @classmethod
     def make_daemon(cls, env):
@@ -178,30 +146,20 @@ class Routing(DaemonTest):
             "probeURL": "http://127.0.0.1:%d/index.html" % web}
         d.write_config(d.config)
         d.start()
-        clients = []
-        try:
-            cls.v2ray = V2rayClient(env, [("vless", cls.vless)],
-                                    name="v2ray-routing")
-            clients.append(cls.v2ray)
-            cls.tgfw = None
-            if have("trojan"):
-                cls.tgfw = TrojanClient(env, cls.trojan, name="trojan-routing")
-                clients.append(cls.tgfw)
-        except BaseException:
-            for c in clients:
-                c.stop()
-            d.stop()
-            raise
-        cls.clients = clients
+        cls.v2ray, cls.tgfw = cls.start_clients(
+            d, lambda: V2rayClient(env, [("vless", cls.vless)],
+                                   name="v2ray-routing"),
+            (lambda: TrojanClient(env, cls.trojan, name="trojan-routing"))
+            if have("trojan") else None)
         return d
 
     @classmethod
     def tearDownClass(cls):
-        for c in cls.clients:
-            c.stop()
-        for u in (cls.socks_up, cls.http_up):
-            u.stop()
-        super().tearDownClass()
+        try:
+            super().tearDownClass()
+        finally:
+            for u in (cls.socks_up, cls.http_up):
+                u.stop()
 
     def get(self, host, path="/index.html", socks=None, extra=()):
         socks = socks or self.v2ray.socks[0]

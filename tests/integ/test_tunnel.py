@@ -12,14 +12,6 @@ from probes import curl, curl_https, curl_sha256, socks5_connect
 
 
 class TunnelBase(DaemonTest):
-    clients = ()
-
-    @classmethod
-    def tearDownClass(cls):
-        for c in cls.clients:
-            c.stop()
-        cls.clients = ()
-        super().tearDownClass()
 
     def socks_get(self, socks, path="/index.html", host="127.0.0.1", port=None,
                   timeout=None):
@@ -45,29 +37,25 @@ class Tunnel(TunnelBase):
         cls.vless = env.ports.get()
         cls.trojan = env.ports.get()
         cls.rec = Recorder(env.ports)
-        cls.clients = [cls.rec]
         fb = [{"dest": env.nginx.port["web"]}]
         d = Daemon(env, "tunnel", [
             vless_inbound(env, "in-vless", cls.vless, fb),
             trojan_inbound(env, "in-trojan", cls.trojan, fb),
         ], outbounds(allow_private=True)).start()
-        clients = []
-        try:
-            cls.v2ray = cls.trojan_gfw = None
-            if have("v2ray"):
-                cls.v2ray = V2rayClient(env, [("vless", cls.vless),
-                                              ("trojan", cls.trojan)])
-                clients.append(cls.v2ray)
-            if have("trojan"):
-                cls.trojan_gfw = TrojanClient(env, cls.trojan)
-                clients.append(cls.trojan_gfw)
-        except BaseException:
-            for c in clients:
-                c.stop()
-            d.stop()
-            raise
-        cls.clients = [cls.rec] + clients
+        cls.v2ray, cls.trojan_gfw = cls.start_clients(
+            d, (lambda: V2rayClient(env, [("vless", cls.vless),
+                                          ("trojan", cls.trojan)]))
+            if have("v2ray") else None,
+            (lambda: TrojanClient(env, cls.trojan))
+            if have("trojan") else None)
         return d
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.rec.close()
 
     def upload(self, socks, seed):
         """16 MiB through the tunnel to the recorder: the destination gets
@@ -169,19 +157,16 @@ class TunnelNoPrivate(TunnelBase):
             vless_inbound(env, "in-vless", cls.vless,
                           [{"dest": env.nginx.port["web"]}]),
         ], outbounds(allow_private=False)).start()
-        try:
-            cls.clients = (V2rayClient(env, [("vless", cls.vless)],
-                                       name="v2ray-noprivate"),)
-        except BaseException:
-            d.stop()
-            raise
+        cls.v2ray, = cls.start_clients(
+            d, lambda: V2rayClient(env, [("vless", cls.vless)],
+                                   name="v2ray-noprivate"))
         return d
 
     def test_loopback_destination_refused(self):
         # sluiced holds a blocked request open for blockDelay (30-90 s by
         # default) without a byte; a few seconds show that nothing comes
         marker = uuid.uuid4().hex
-        r = self.socks_get(self.clients[0].socks[0],
+        r = self.socks_get(self.v2ray.socks[0],
                            path="/index.html?private=" + marker, timeout=T(5))
         self.assertEqual(r.status, 0, r)
         self.assertEqual(r.body, b"", r)

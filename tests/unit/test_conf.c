@@ -21,6 +21,7 @@
 #include "master/conf.h"
 #include "master/uuid.h"
 #include "shm/ipset.h"
+#include "tests/unit/helpers.h"
 
 #define DATA	"tests/data/conf/"
 
@@ -50,51 +51,18 @@ static const uint8_t uuid_b831[16] = {
 /* ------------------------------------------------------------------ */
 /* helpers                                                             */
 
-static struct sl_conf *
-load(const char *file, struct sl_errors *e)
-{
-	sl_errors_init(e);
-	return sl_conf_load(file, e);
-}
-
-/* Drop "FILE: " / "FILE:" from the start of every error line. */
-static char *
-strip_file(const char *buf, const char *file)
-{
-	size_t flen = strlen(file);
-	char *out = calloc(1, strlen(buf) + 1), *o = out;
-	const char *p = buf, *nl;
-
-	assert_non_null(out);
-	while (*p != '\0') {
-		nl = strchr(p, '\n');
-		assert_non_null(nl);
-		assert_true(strncmp(p, file, flen) == 0);
-		p += flen;
-		if (p[0] == ':' && p[1] == ' ')
-			p += 2;
-		else if (p[0] == ':')
-			p += 1;
-		memcpy(o, p, (size_t)(nl - p + 1));
-		o += nl - p + 1;
-		p = nl + 1;
-	}
-	*o = '\0';
-	return out;
-}
-
 /* Load FILE, expect failure with exactly EXPECT (file prefixes removed). */
 static void
 expect_file_errors(const char *file, const char *expect)
 {
 	struct sl_errors e;
-	struct sl_conf *c = load(file, &e);
+	struct sl_conf *c = th_conf_load(file, &e);
 	char *got;
 
 	if (c != NULL)
 		fail_msg("%s: loaded, expected errors:\n%s", file, expect);
 	assert_non_null(e.buf);
-	got = strip_file(e.buf, file);
+	got = th_conf_strip_file(e.buf, file);
 	if (strcmp(got, expect) != 0)
 		fail_msg("%s: errors differ\n--- got:\n%s--- want:\n%s", file,
 		    got, expect);
@@ -102,25 +70,12 @@ expect_file_errors(const char *file, const char *expect)
 	sl_errors_free(&e);
 }
 
-/* Write TEXT to a temporary file ending in EXT. */
-static void
-write_temp(char *path, size_t sz, const char *ext, const char *text)
-{
-	int fd;
-
-	snprintf(path, sz, "/tmp/sluice-test-conf-XXXXXX%s", ext);
-	fd = mkstemps(path, (int)strlen(ext));
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-}
-
 static void
 expect_text_errors(const char *ext, const char *text, const char *expect)
 {
 	char path[128];
 
-	write_temp(path, sizeof(path), ext, text);
+	th_file_temp(path, sizeof(path), ext, text);
 	expect_file_errors(path, expect);
 	unlink(path);
 }
@@ -132,8 +87,8 @@ load_text(const char *ext, const char *text)
 	struct sl_conf *c;
 	char path[128];
 
-	write_temp(path, sizeof(path), ext, text);
-	c = load(path, &e);
+	th_file_temp(path, sizeof(path), ext, text);
+	c = th_conf_load(path, &e);
 	if (c == NULL)
 		fail_msg("unexpected errors:\n%s", e.buf);
 	assert_int_equal(e.count, 0);
@@ -409,7 +364,7 @@ static void
 test_json_server(void **state)
 {
 	struct sl_errors e;
-	struct sl_conf *c = load(DATA "xray-server.json", &e);
+	struct sl_conf *c = th_conf_load(DATA "xray-server.json", &e);
 
 	(void)state;
 	if (c == NULL)
@@ -431,7 +386,7 @@ static void
 test_cfg_server(void **state)
 {
 	struct sl_errors e;
-	struct sl_conf *c = load(DATA "xray-server.conf", &e);
+	struct sl_conf *c = th_conf_load(DATA "xray-server.conf", &e);
 
 	(void)state;
 	if (c == NULL)
@@ -519,8 +474,8 @@ static void
 test_same_model(void **state)
 {
 	struct sl_errors e1, e2;
-	struct sl_conf *a = load(DATA "xray-server.json", &e1);
-	struct sl_conf *b = load(DATA "xray-server.conf", &e2);
+	struct sl_conf *a = th_conf_load(DATA "xray-server.json", &e1);
+	struct sl_conf *b = th_conf_load(DATA "xray-server.conf", &e2);
 	size_t i;
 
 	(void)state;
@@ -547,7 +502,7 @@ static void
 test_defaults(void **state)
 {
 	struct sl_errors e;
-	struct sl_conf *c = load(DATA "minimal.jsonc", &e);
+	struct sl_conf *c = th_conf_load(DATA "minimal.jsonc", &e);
 	const struct sl_conf_level *l;
 
 	(void)state;

@@ -21,56 +21,12 @@
 #include <cmocka.h>
 
 #include "master/conf.h"
+#include "tests/unit/helpers.h"
 
 #define DATA	"tests/data/conf/"
 
 /* ------------------------------------------------------------------ */
 /* helpers                                                             */
-
-static struct sl_conf *
-load(const char *file, struct sl_errors *e)
-{
-	sl_errors_init(e);
-	return sl_conf_load(file, e);
-}
-
-/* Drop "FILE: " / "FILE:" from the start of every error line. */
-static char *
-strip_file(const char *buf, const char *file)
-{
-	size_t flen = strlen(file);
-	char *out = calloc(1, strlen(buf) + 1), *o = out;
-	const char *p = buf, *nl;
-
-	assert_non_null(out);
-	while (*p != '\0') {
-		nl = strchr(p, '\n');
-		assert_non_null(nl);
-		assert_true(strncmp(p, file, flen) == 0);
-		p += flen;
-		if (p[0] == ':' && p[1] == ' ')
-			p += 2;
-		else if (p[0] == ':')
-			p += 1;
-		memcpy(o, p, (size_t)(nl - p + 1));
-		o += nl - p + 1;
-		p = nl + 1;
-	}
-	*o = '\0';
-	return out;
-}
-
-static void
-write_temp(char *path, size_t sz, const char *ext, const char *text)
-{
-	int fd;
-
-	snprintf(path, sz, "/tmp/sluice-test-route-XXXXXX%s", ext);
-	fd = mkstemps(path, (int)strlen(ext));
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-}
 
 /* The errors of TEXT (file prefixes removed), or NULL if it loads. */
 static char *
@@ -80,11 +36,11 @@ errors_of(const char *ext, const char *text)
 	struct sl_conf *c;
 	char path[128], *got = NULL;
 
-	write_temp(path, sizeof(path), ext, text);
-	c = load(path, &e);
+	th_file_temp(path, sizeof(path), ext, text);
+	c = th_conf_load(path, &e);
 	if (c == NULL) {
 		assert_non_null(e.buf);
-		got = strip_file(e.buf, path);
+		got = th_conf_strip_file(e.buf, path);
 	}
 	sl_conf_free(c);
 	sl_errors_free(&e);
@@ -127,8 +83,8 @@ load_text(const char *ext, const char *text)
 	struct sl_conf *c;
 	char path[128];
 
-	write_temp(path, sizeof(path), ext, text);
-	c = load(path, &e);
+	th_file_temp(path, sizeof(path), ext, text);
+	c = th_conf_load(path, &e);
 	if (c == NULL)
 		fail_msg("unexpected errors:\n%s", e.buf);
 	sl_errors_free(&e);
@@ -140,7 +96,7 @@ static struct sl_conf *
 load_file(const char *file)
 {
 	struct sl_errors e;
-	struct sl_conf *c = load(file, &e);
+	struct sl_conf *c = th_conf_load(file, &e);
 
 	if (c == NULL)
 		fail_msg("%s: unexpected errors:\n%s", file, e.buf);

@@ -25,16 +25,9 @@
 #include "master/dlc.h"
 #include "master/geodat.h"
 #include "master/geodat.pb-c.h"
+#include "tests/unit/helpers.h"
 
 #define DATA	"tests/data/dlc/"
-
-static const char *
-geodata(void)
-{
-	const char *d = getenv("SLUICE_GEODATA");
-
-	return d != NULL && *d != '\0' ? d : "../shared/geodata";
-}
 
 static Sluice__GeoSiteList *
 build_ok(const char *dir, size_t *ncodes)
@@ -87,24 +80,12 @@ plain_of(const Sluice__Domain *d, char *out, size_t outlen)
 	}
 }
 
-static const Sluice__GeoSite *
-site(const Sluice__GeoSiteList *gl, const char *code)
-{
-	size_t i;
-
-	for (i = 0; i < gl->n_entry; i++)
-		if (strcmp(gl->entry[i]->code, code) == 0)
-			return gl->entry[i];
-	fail_msg("no code %s", code);
-	return NULL;
-}
-
 /* CODE holds exactly WANT (NULL-terminated), in this order. */
 static void
 expect_list(const Sluice__GeoSiteList *gl, const char *code,
     const char *const *want)
 {
-	const Sluice__GeoSite *gs = site(gl, code);
+	const Sluice__GeoSite *gs = th_geosite_find(gl, code);
 	char plain[512];
 	size_t i;
 
@@ -180,9 +161,9 @@ test_basic(void **state)
 	expect_list(gl, "AFF-TARGET", aff_target);
 	expect_list(gl, "OTHER", other);
 	/* Domain.type is the wire numbering: keyword 0 is left implicit. */
-	assert_int_equal(site(gl, "BASE")->domain[6]->type,
+	assert_int_equal(th_geosite_find(gl, "BASE")->domain[6]->type,
 	    SLUICE__DOMAIN__TYPE__Substr);
-	assert_int_equal(site(gl, "BASE")->domain[7]->type,
+	assert_int_equal(th_geosite_find(gl, "BASE")->domain[7]->type,
 	    SLUICE__DOMAIN__TYPE__Regex);
 	sluice__geo_site_list__free_unpacked(gl, NULL);
 }
@@ -237,16 +218,6 @@ one_line_tree(char *dir, const char *name, const char *line)
 }
 
 static void
-remove_tree(const char *dir, const char *name)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	unlink(path);
-	rmdir(dir);
-}
-
-static void
 test_bad_lines(void **state)
 {
 	static const struct {
@@ -283,12 +254,12 @@ test_bad_lines(void **state)
 		if (strncmp(err, want, strlen(want)) != 0)
 			fail_msg("\"%s\": got \"%s\", want \"%s\"",
 			    cases[i].line, err, want);
-		remove_tree(dir, "l");
+		th_tree_remove(dir);
 	}
 	one_line_tree(dir, "bad_name", "example.com");
 	build_err(dir, err, sizeof(err));
 	assert_non_null(strstr(err, "invalid list name \"BAD_NAME\""));
-	remove_tree(dir, "bad_name");
+	th_tree_remove(dir);
 }
 
 /* Lengths at the limits: 63-byte labels and 253-byte names pass. */
@@ -310,18 +281,18 @@ test_limits(void **state)
 	if (sl_dlc_build(dir, &buf, &len, NULL, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	free(buf);
-	remove_tree(dir, "l");
+	th_tree_remove(dir);
 	snprintf(line, sizeof(line), "%s.%s.%s.%.62s", label, label, label,
 	    label);
 	one_line_tree(dir, "l", line);
 	build_err(dir, err, sizeof(err));
 	assert_non_null(strstr(err, "invalid domain"));
-	remove_tree(dir, "l");
+	th_tree_remove(dir);
 	snprintf(line, sizeof(line), "full:%sa.com", label);
 	one_line_tree(dir, "l", line);
 	build_err(dir, err, sizeof(err));
 	assert_non_null(strstr(err, "invalid domain"));
-	remove_tree(dir, "l");
+	th_tree_remove(dir);
 }
 
 /* ------------------------------------------------------------ reference */
@@ -668,16 +639,6 @@ ref_load_dir(struct ref *r, const char *dir)
 
 /* ------------------------------------------------------------ real data */
 
-static void
-write_file(const char *path, const uint8_t *buf, size_t len)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(fwrite(buf, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
-}
-
 /* Every list of the real data, built and read back, equals the reference. */
 static void
 test_real_data(void **state)
@@ -695,12 +656,12 @@ test_real_data(void **state)
 	size_t len, ncodes, i, k, nfin, nonempty = 0, total = 0, nads;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/dlc/data", geodata());
+	snprintf(dir, sizeof(dir), "%s/dlc/data", th_geodata());
 	if (sl_dlc_build(dir, &buf, &len, &ncodes, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	assert_non_null(mkdtemp(tmp));
 	snprintf(path, sizeof(path), "%s/built.dat", tmp);
-	write_file(path, buf, len);
+	th_file_write(path, buf, len);
 	gl = sluice__geo_site_list__unpack(NULL, len, buf);
 	free(buf);
 	assert_non_null(gl);
@@ -715,7 +676,7 @@ test_real_data(void **state)
 			continue;
 		nonempty++;
 		total += nfin;
-		gs = site(gl, r.lists[i].name);
+		gs = th_geosite_find(gl, r.lists[i].name);
 		if (gs->n_domain != nfin)
 			fail_msg("%s: %zu entries, reference %zu",
 			    r.lists[i].name, gs->n_domain, nfin);
@@ -764,8 +725,7 @@ test_real_data(void **state)
 	sl_arena_free(&r.a);
 	free(r.lists);
 	sluice__geo_site_list__free_unpacked(gl, NULL);
-	unlink(path);
-	rmdir(tmp);
+	th_tree_remove(tmp);
 }
 
 int

@@ -21,6 +21,7 @@
 #include "shm/domset_int.h"		/* white box: corrupt the tables */
 #include "shm/image.h"
 #include "shm/regex.h"
+#include "tests/unit/helpers.h"
 
 struct tab {
 	uint8_t		*buf;
@@ -31,34 +32,12 @@ struct tab {
 };
 
 static void
-img_base(struct sl_img_builder *b)
-{
-	struct sl_img_ipset set;
-	struct sl_img_outbound o;
-	struct sl_img_level l;
-
-	sl_imgb_init(b);
-	memset(&set, 0, sizeof(set));
-	sl_imgb_add(b, SL_SECT_IPSETS, &set, sizeof(set));
-	memset(&o, 0, sizeof(o));
-	o.protocol = SL_IMG_OUT_FREEDOM;
-	sl_imgb_add(b, SL_SECT_OUTBOUNDS, &o, sizeof(o));
-	memset(&l, 0, sizeof(l));
-	sl_imgb_add(b, SL_SECT_LEVELS, &l, sizeof(l));
-}
-
-static void
 tab_finish(struct sl_img_builder *b, struct tab *t)
 {
 	const char *err = NULL;
 
-	assert_int_equal(sl_imgb_finish(b, 1, &t->buf, &t->len), 0);
-	sl_imgb_free(b);
-	if (sl_img_check(t->buf, t->len, &err) == -1)
-		fail_msg("image: %s", err);
-	t->img.base = t->buf;
-	t->img.size = t->len;
-	t->img.hdr = (const void *)t->buf;
+	t->buf = th_img_finish(b, &t->img);
+	t->len = t->img.size;
 	t->rx = sl_rxtab_new(&t->img, &err);
 	if (t->rx == NULL)
 		fail_msg("regex table: %s", err);
@@ -103,7 +82,7 @@ build(struct tab *t, const char *const *s, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		p[i] = pat(s[i]);
-	img_base(&b);
+	th_img_begin(&b);
 	t->set = sl_domset_build(&b, p, n, &err);
 	if (t->set == SL_IMG_NONE)
 		fail_msg("build: %s", err);
@@ -356,7 +335,7 @@ test_build_errors(void **state)
 	const char *err = NULL;
 
 	(void)state;
-	img_base(&b);
+	th_img_begin(&b);
 	assert_int_equal(sl_domset_build(&b, p, 2, &err), SL_IMG_NONE);
 	assert_non_null(err);
 	assert_int_equal(sl_imgb_count(&b, SL_SECT_REGEXES,
@@ -386,7 +365,7 @@ test_several_sets(void **state)
 	uint32_t s1, s2;
 
 	(void)state;
-	img_base(&b);
+	th_img_begin(&b);
 	s1 = sl_domset_build(&b, a, 2, &err);
 	s2 = sl_domset_build(&b, b2, 2, &err);
 	assert_int_not_equal(s1, SL_IMG_NONE);
@@ -506,17 +485,6 @@ ref_match(const struct ref *r, const char *name)
 	return 0;
 }
 
-static unsigned long long rng_state = 0x2545f4914f6cdd1dULL;
-
-static unsigned
-rnd(unsigned n)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (unsigned)(rng_state % n);
-}
-
 /* ---- small random sets over a tiny alphabet ---- */
 
 static const char *const rx_small[] = {
@@ -530,10 +498,10 @@ static void
 random_word(char *s, size_t min, size_t max)
 {
 	static const char alpha[] = "ab.-";
-	size_t n = min + rnd((unsigned)(max - min + 1));
+	size_t n = min + th_rnd((unsigned)(max - min + 1));
 
 	for (size_t i = 0; i < n; i++)
-		s[i] = alpha[rnd(sizeof(alpha) - 1)];
+		s[i] = alpha[th_rnd(sizeof(alpha) - 1)];
 	s[n] = '\0';
 }
 
@@ -543,9 +511,9 @@ static void
 random_set(char (*buf)[16], struct sl_dom_pat *p, size_t n, size_t kwmin)
 {
 	for (size_t i = 0; i < n; i++) {
-		p[i].type = (int)rnd(4);
+		p[i].type = (int)th_rnd(4);
 		if (p[i].type == SL_DPAT_REGEX)
-			p[i].value = rx_small[rnd(sizeof(rx_small) /
+			p[i].value = rx_small[th_rnd(sizeof(rx_small) /
 			    sizeof(rx_small[0]))];
 		else {
 			if (p[i].type == SL_DPAT_SUBSTR)
@@ -569,12 +537,12 @@ test_random_small(void **state)
 
 	(void)state;
 	for (int round = 0; round < 1500; round++) {
-		size_t n = 1 + rnd(12);
+		size_t n = 1 + th_rnd(12);
 		struct ref r;
 		struct tab t;
 
 		random_set(buf, p, n, 1 + (size_t)round % 8);
-		img_base(&b);
+		th_img_begin(&b);
 		t.set = sl_domset_build(&b, p, n, &err);
 		assert_int_not_equal(t.set, SL_IMG_NONE);
 		tab_finish(&b, &t);
@@ -605,34 +573,16 @@ struct lines {
 	char		*data;
 };
 
-static const char *
-geodata_dir(void)
-{
-	const char *d = getenv("SLUICE_GEODATA");
-
-	return d != NULL && *d != '\0' ? d : "../shared/geodata";
-}
-
 /* Non-empty lines not starting with '#'; the test fails without them. */
 static void
 lines_read(struct lines *l, const char *rel)
 {
 	char path[1024];
-	FILE *f;
-	long size;
-	size_t cap = 1024;
+	size_t size, cap = 1024;
 	char *p, *nl;
 
-	snprintf(path, sizeof(path), "%s/%s", geodata_dir(), rel);
-	if ((f = fopen(path, "rb")) == NULL)
-		fail_msg("%s: cannot open (set SLUICE_GEODATA)", path);
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	rewind(f);
-	l->data = malloc((size_t)size + 1);
-	assert_int_equal(fread(l->data, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	l->data[size] = '\0';
+	snprintf(path, sizeof(path), "%s/%s", th_geodata(), rel);
+	l->data = (char *)th_file_read(path, &size);
 	l->v = malloc(cap * sizeof(char *));
 	l->n = 0;
 	for (p = l->data; *p != '\0'; p = nl + 1) {
@@ -668,7 +618,7 @@ dlc_regexes(struct sl_dom_pat *p, size_t max, char **keep)
 	size_t n = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/dlc/data", geodata_dir());
+	snprintf(path, sizeof(path), "%s/dlc/data", th_geodata());
 	snprintf(cmd, sizeof(cmd), "grep -h '^regexp:' '%s'/* | sort -u",
 	    path);
 	assert_non_null(f = popen(cmd, "r"));
@@ -692,13 +642,13 @@ dlc_regexes(struct sl_dom_pat *p, size_t max, char **keep)
 static char *
 random_keyword(const struct lines *l, int shortok)
 {
-	const char *s = l->v[rnd((unsigned)l->n)];
-	size_t len = strlen(s), k = shortok ? 2 + rnd(2) : 4 + rnd(6);
+	const char *s = l->v[th_rnd((unsigned)l->n)];
+	size_t len = strlen(s), k = shortok ? 2 + th_rnd(2) : 4 + th_rnd(6);
 	size_t at;
 
 	if (len < k)
 		return strdup(s);
-	at = rnd((unsigned)(len - k + 1));
+	at = th_rnd((unsigned)(len - k + 1));
 	return lower_dup(s + at, k);
 }
 
@@ -712,18 +662,18 @@ random_query(char *q, size_t cap, const struct lines *const *src,
 		"www.", "a.b.", "cdn-1.", "r1---sn-2x3abcde.", "ns-12.awsdns-",
 		"x-mihayo.", "images.", "api.", "",
 	};
-	const struct lines *l = src[rnd(3)];
-	const char *s = l->v[rnd((unsigned)l->n)], *dot;
+	const struct lines *l = src[th_rnd(3)];
+	const char *s = l->v[th_rnd((unsigned)l->n)], *dot;
 	size_t len, i;
 
-	switch (rnd(8)) {
+	switch (th_rnd(8)) {
 	case 0:
 	case 1:
 		snprintf(q, cap, "%s", s);
 		break;
 	case 2:
 	case 3:
-		snprintf(q, cap, "%s%s", pre[rnd(9)], s);
+		snprintf(q, cap, "%s%s", pre[th_rnd(9)], s);
 		break;
 	case 4:
 		dot = strchr(s, '.');
@@ -732,12 +682,12 @@ random_query(char *q, size_t cap, const struct lines *const *src,
 	case 5:
 		snprintf(q, cap, "%s", s);
 		len = strlen(q);
-		i = rnd((unsigned)len);
-		q[i] = "abz.-0"[rnd(6)];
+		i = th_rnd((unsigned)len);
+		q[i] = "abz.-0"[th_rnd(6)];
 		break;
 	case 6:
-		snprintf(q, cap, "%s%s.%s", pre[rnd(9)], kw[rnd((unsigned)nkw)],
-		    s);
+		snprintf(q, cap, "%s%s.%s", pre[th_rnd(9)],
+		    kw[th_rnd((unsigned)nkw)], s);
 		break;
 	default:
 		snprintf(q, cap, "%s.", s);
@@ -787,9 +737,10 @@ bigset_make(struct bigset *s, const struct lines *cn, const struct lines *px,
 		bigset_add(s, SL_DPAT_SUBSTR, random_keyword(px,
 		    shortkw && i % 50 == 0));
 	for (int i = 0; i < 60; i++)
-		bigset_add(s, SL_DPAT_FULL, strdup(px->v[rnd((unsigned)px->n)]));
+		bigset_add(s, SL_DPAT_FULL,
+		    strdup(px->v[th_rnd((unsigned)px->n)]));
 	for (int i = 0; i < 100; i++) {
-		const char *d = px->v[rnd((unsigned)px->n)];
+		const char *d = px->v[th_rnd((unsigned)px->n)];
 		char *o = buf;
 
 		o += sprintf(o, i % 2 ? "^([a-z0-9-]+\\.)*" : "[0-9]");
@@ -829,7 +780,7 @@ big_compare(int shortkw, size_t nq)
 	lines_read(&rj, "lists/reject-list.txt");
 	assert_true(cn.n > 100000);
 	bigset_make(&s, &cn, &px, shortkw);
-	img_base(&b);
+	th_img_begin(&b);
 	t.set = sl_domset_build(&b, s.p, s.n, &err);
 	if (t.set == SL_IMG_NONE)
 		fail_msg("build: %s", err);
@@ -1183,5 +1134,6 @@ main(void)
 		cmocka_unit_test(test_corrupt_targeted),
 	};
 
+	th_rnd_seed(0x2545f4914f6cdd1dULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

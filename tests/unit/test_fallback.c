@@ -16,6 +16,7 @@
 #include "shm/fallback.h"
 #include "shm/image.h"
 #include "shm/types.h"
+#include "tests/unit/helpers.h"
 
 #define NDESTS	2000	/* every dest number used below is smaller */
 
@@ -25,41 +26,17 @@ struct tab {
 	uint32_t	 first, count;
 };
 
-/* The minimum a valid image needs besides the fallbacks. */
+/* th_img_begin, plus NDESTS plain destinations for the fallbacks. */
 static void
-img_base(struct sl_img_builder *b)
+img_begin(struct sl_img_builder *b)
 {
 	struct sl_img_dest d;
-	struct sl_img_ipset set;
-	struct sl_img_outbound o;
-	struct sl_img_level l;
 
+	th_img_begin(b);
 	memset(&d, 0, sizeof(d));
 	d.kind = SL_IMG_DEST_TCP;
 	for (int i = 0; i < NDESTS; i++)
 		sl_imgb_add(b, SL_SECT_DESTS, &d, sizeof(d));
-	memset(&set, 0, sizeof(set));
-	sl_imgb_add(b, SL_SECT_IPSETS, &set, sizeof(set));
-	memset(&o, 0, sizeof(o));
-	o.protocol = SL_IMG_OUT_FREEDOM;
-	sl_imgb_add(b, SL_SECT_OUTBOUNDS, &o, sizeof(o));
-	memset(&l, 0, sizeof(l));
-	sl_imgb_add(b, SL_SECT_LEVELS, &l, sizeof(l));
-}
-
-static void
-img_seal(struct sl_img_builder *b, struct tab *t)
-{
-	const char *err = NULL;
-	size_t len;
-
-	assert_int_equal(sl_imgb_finish(b, 1, &t->buf, &len), 0);
-	if (sl_img_check(t->buf, len, &err) == -1)
-		fail_msg("image: %s", err);
-	t->img.base = t->buf;
-	t->img.size = len;
-	t->img.hdr = (const void *)t->buf;
-	sl_imgb_free(b);
 }
 
 static void
@@ -67,10 +44,9 @@ build(struct tab *t, const struct sl_fb_entry *e, size_t n)
 {
 	struct sl_img_builder b;
 
-	sl_imgb_init(&b);
-	img_base(&b);
+	img_begin(&b);
 	assert_int_equal(sl_fb_build(&b, e, n, &t->first, &t->count), 0);
-	img_seal(&b, t);
+	t->buf = th_img_finish(&b, &t->img);
 }
 
 /* ---- reading the table back ---- */
@@ -491,15 +467,14 @@ test_two_tables(void **state)
 	struct tab ta, tb;
 
 	(void)state;
-	sl_imgb_init(&bld);
-	img_base(&bld);
+	img_begin(&bld);
 	assert_int_equal(sl_fb_build(&bld, a, 2, &ta.first, &ta.count), 0);
 	assert_int_equal(sl_fb_build(&bld, b, 1, &tb.first, &tb.count), 0);
 	assert_int_equal(ta.first, 0);
 	assert_int_equal(ta.count, 2);
 	assert_int_equal(tb.first, 2);
 	assert_int_equal(tb.count, 1);
-	img_seal(&bld, &ta);
+	ta.buf = th_img_finish(&bld, &ta.img);
 	tb.img = ta.img;
 	assert_int_equal(sel(&ta, "x.com", "h2", GET("/p"), NULL), 2);
 	/* x.com/h2 never got a "" path: B ran while x.com/"" was empty. */

@@ -16,53 +16,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "master/geodat.h"
 #include "master/geodat.pb-c.h"
-
-static const char *
-geodata(void)
-{
-	const char *d = getenv("SLUICE_GEODATA");
-
-	return d != NULL && *d != '\0' ? d : "../shared/geodata";
-}
+#include "tests/unit/helpers.h"
 
 static void
 dat_dir(char *out, size_t len)
 {
-	snprintf(out, len, "%s/dat", geodata());
-}
-
-static uint8_t *
-read_file(const char *path, size_t *len)
-{
-	struct stat st;
-	uint8_t *buf;
-	FILE *fp;
-
-	if ((fp = fopen(path, "r")) == NULL)
-		fail_msg("%s: cannot open (is SLUICE_GEODATA set?)", path);
-	assert_int_equal(fstat(fileno(fp), &st), 0);
-	*len = (size_t)st.st_size;
-	assert_non_null(buf = malloc(*len + 1));
-	assert_int_equal(fread(buf, 1, *len, fp), *len);
-	fclose(fp);
-	return buf;
-}
-
-static void
-write_file(const char *path, const void *buf, size_t len)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(fwrite(buf, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
+	snprintf(out, len, "%s/dat", th_geodata());
 }
 
 static Sluice__GeoSiteList *
@@ -73,8 +38,8 @@ whole_site(const char *file)
 	uint8_t *buf;
 	size_t len;
 
-	snprintf(path, sizeof(path), "%s/dat/%s", geodata(), file);
-	buf = read_file(path, &len);
+	snprintf(path, sizeof(path), "%s/dat/%s", th_geodata(), file);
+	buf = th_file_read(path, &len);
 	gl = sluice__geo_site_list__unpack(NULL, len, buf);
 	free(buf);
 	assert_non_null(gl);
@@ -89,8 +54,8 @@ whole_ip(const char *file)
 	uint8_t *buf;
 	size_t len;
 
-	snprintf(path, sizeof(path), "%s/dat/%s", geodata(), file);
-	buf = read_file(path, &len);
+	snprintf(path, sizeof(path), "%s/dat/%s", th_geodata(), file);
+	buf = th_file_read(path, &len);
 	gl = sluice__geo_iplist__unpack(NULL, len, buf);
 	free(buf);
 	assert_non_null(gl);
@@ -138,18 +103,6 @@ same_site(const Sluice__GeoSite *gs, const char *const *attrs, size_t nattrs,
 	assert_int_equal(j, n);
 }
 
-static const Sluice__GeoSite *
-find_site(const Sluice__GeoSiteList *gl, const char *code)
-{
-	size_t i;
-
-	for (i = 0; i < gl->n_entry; i++)
-		if (strcmp(gl->entry[i]->code, code) == 0)
-			return gl->entry[i];
-	fail_msg("no code %s", code);
-	return NULL;
-}
-
 /* ------------------------------------------------------------ geosite */
 
 static void
@@ -190,7 +143,7 @@ test_site_counts(void **state)
 			    sizeof(by_type));
 		if (strcmp(want[i].code, "GFW") == 0)
 			assert_int_equal(by_type[1], want[i].by_type[1]);
-		same_site(find_site(gl, want[i].code), NULL, 0, dom, n);
+		same_site(th_geosite_find(gl, want[i].code), NULL, 0, dom, n);
 	}
 	/* Codes compare upper-cased; the answer is cached. */
 	assert_int_equal(sl_geodb_site(db, file, "cn", NULL, 0, &dom, &n, err,
@@ -307,7 +260,7 @@ test_site_attrs(void **state)
 	sluice__geo_site_list__pack(&gl, buf);
 	assert_non_null(mkdtemp(tmp));
 	snprintf(path, sizeof(path), "%s/attrs.dat", tmp);
-	write_file(path, buf, len);
+	th_file_write(path, buf, len);
 	free(buf);
 
 	assert_non_null(db = sl_geodb_new(tmp));
@@ -324,8 +277,7 @@ test_site_attrs(void **state)
 	    &again, &n, err, sizeof(err)), 0);
 	assert_ptr_equal(dom, again);		/* one answer for both orders */
 	sl_geodb_free(db);
-	unlink(path);
-	rmdir(tmp);
+	th_tree_remove(tmp);
 
 	/* geosite-lite.dat: no attributes anywhere, so any filter is empty */
 	dat_dir(dir, sizeof(dir));
@@ -413,48 +365,6 @@ test_ip_counts(void **state)
 	sl_geodb_free(db);
 }
 
-/* ------------------------------------------------------------ timing */
-
-static double
-ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* The compile-time budget: CN geosite + CN geoip well under 300 ms. */
-static void
-test_timing(void **state)
-{
-	const struct sl_geo_dom *dom;
-	const struct sl_cidr *c;
-	struct sl_geodb *db;
-	char dir[512], err[512];
-	double t0, t1, t2, limit = 300;
-	size_t n, nc;
-
-	(void)state;
-#if defined(__SANITIZE_ADDRESS__)
-	limit = 3000;		/* ASan+UBSan build: only a sanity bound */
-#endif
-	dat_dir(dir, sizeof(dir));
-	t0 = ms_now();
-	assert_non_null(db = sl_geodb_new(dir));
-	assert_int_equal(sl_geodb_site(db, "geosite-cn-gfw.dat", "CN", NULL, 0,
-	    &dom, &n, err, sizeof(err)), 0);
-	t1 = ms_now();
-	assert_int_equal(sl_geodb_ip(db, "geoip-cn.dat", "CN", &c, &nc, err,
-	    sizeof(err)), 0);
-	t2 = ms_now();
-	print_message("geodat: geosite CN %zu entries %.1f ms, geoip CN %zu "
-	    "CIDRs %.1f ms, total %.1f ms\n", n, t1 - t0, nc, t2 - t1,
-	    t2 - t0);
-	assert_true(t2 - t0 < limit);
-	sl_geodb_free(db);
-}
-
 /* ------------------------------------------------------------ errors */
 
 static void
@@ -498,16 +408,17 @@ test_errors(void **state)
 	assert_non_null(mkdtemp(tmp));
 	assert_non_null(db = sl_geodb_new(tmp));
 	snprintf(path, sizeof(path), "%s/geosite-cn-gfw.dat", dir);
-	buf = read_file(path, &len);
+	buf = th_file_read(path, &len);
 	snprintf(path, sizeof(path), "%s/cut.dat", tmp);
-	write_file(path, buf, len / 2);		/* last entry runs past EOF */
+	/* the last entry runs past EOF */
+	th_file_write(path, buf, len / 2);
 	free(buf);
 	snprintf(path, sizeof(path), "%s/bad.dat", tmp);
-	write_file(path, bad_body, sizeof(bad_body));
+	th_file_write(path, bad_body, sizeof(bad_body));
 	snprintf(path, sizeof(path), "%s/odd.dat", tmp);
-	write_file(path, odd, sizeof(odd));
+	th_file_write(path, odd, sizeof(odd));
 	snprintf(path, sizeof(path), "%s/empty.dat", tmp);
-	write_file(path, "", 0);
+	th_file_write(path, "", 0);
 
 	expect_err(db, "cut.dat", "CN", "cut.dat: ");
 	expect_err(db, "cut.dat", "CN", "not a geodata list (corrupt at byte");
@@ -528,15 +439,7 @@ test_errors(void **state)
 	expect_err(db, "geosite-cn-gfw.dat", "nope",
 	    "geosite-cn-gfw.dat: no code NOPE");
 	sl_geodb_free(db);
-	snprintf(path, sizeof(path), "%s/cut.dat", tmp);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/bad.dat", tmp);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/odd.dat", tmp);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/empty.dat", tmp);
-	unlink(path);
-	rmdir(tmp);
+	th_tree_remove(tmp);
 }
 
 /* ------------------------------------------------------------ asset search */
@@ -610,7 +513,7 @@ test_asset_search(void **state)
 	/* d0: assetDir, d1: $SLUICE_ASSET_DIR, d2: $XRAY_LOCATION_ASSET;
 	 * d3 has a directory named g.dat, which is no file */
 	for (i = 0; i < 3; i++)
-		write_file(f[i], "x", 1);
+		th_file_write(f[i], "x", 1);
 	assert_int_equal(mkdir(f[3], 0755), 0);
 	setenv("SLUICE_ASSET_DIR", d[1], 1);
 	setenv("XRAY_LOCATION_ASSET", d[2], 1);
@@ -626,7 +529,7 @@ test_asset_search(void **state)
 	snprintf(want, sizeof(want), "%s/sub", d[0]);
 	assert_int_equal(mkdir(want, 0755), 0);
 	snprintf(want, sizeof(want), "%s/sub/s.dat", d[0]);
-	write_file(want, "x", 1);
+	th_file_write(want, "x", 1);
 	expect_found(d[0], "sub/s.dat", want);
 	expect_found(d[0], "./sub/s.dat", strcat(strcpy(out, d[0]),
 	    "/./sub/s.dat"));
@@ -645,16 +548,7 @@ test_asset_search(void **state)
 	expect_refused("..");
 	expect_refused("");
 
-	snprintf(want, sizeof(want), "%s/sub/s.dat", d[0]);
-	unlink(want);
-	snprintf(want, sizeof(want), "%s/sub", d[0]);
-	rmdir(want);
-	unlink(f[0]);
-	unlink(f[2]);
-	rmdir(f[3]);
-	for (i = 0; i < 4; i++)
-		rmdir(d[i]);
-	rmdir(root);
+	th_tree_remove(root);
 	env_restore(&saved);
 }
 
@@ -665,7 +559,6 @@ main(void)
 		cmocka_unit_test(test_site_counts),
 		cmocka_unit_test(test_site_attrs),
 		cmocka_unit_test(test_ip_counts),
-		cmocka_unit_test(test_timing),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_asset_search),
 	};

@@ -26,16 +26,9 @@
 #include "master/geodat.h"
 #include "master/geodat.pb-c.h"
 #include "master/geoip_build.h"
+#include "tests/unit/helpers.h"
 
 #define DATA	"tests/data/geoip/"
-
-static const char *
-geodata(void)
-{
-	const char *d = getenv("SLUICE_GEODATA");
-
-	return d != NULL && *d != '\0' ? d : "../shared/geodata";
-}
 
 static Sluice__GeoIPList *
 build_ok(const char *dir, uint8_t **bufp, size_t *lenp)
@@ -210,16 +203,6 @@ r4_cidr(const struct sl_cidr *c)
 	return r4_of(ntohl(a), (unsigned)c->prefix);
 }
 
-static void
-write_file(const char *path, const uint8_t *buf, size_t len)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(fwrite(buf, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
-}
-
 /* No two neighbouring CIDRs could be one: the output is the fewest. */
 static void
 check_minimal(const char *code, const struct sl_cidr *c, size_t n)
@@ -256,11 +239,11 @@ test_real_data(void **state)
 	DIR *dp;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/ip2location-lite", geodata());
+	snprintf(dir, sizeof(dir), "%s/ip2location-lite", th_geodata());
 	gl = build_ok(dir, &buf, &len);
 	assert_non_null(mkdtemp(tmp));
 	snprintf(path, sizeof(path), "%s/builtip.dat", tmp);
-	write_file(path, buf, len);
+	th_file_write(path, buf, len);
 	free(buf);
 	assert_non_null(db = sl_geodb_new(tmp));
 	if ((dp = opendir(dir)) == NULL)
@@ -299,9 +282,7 @@ test_real_data(void **state)
 	    cidrs);
 	sl_geodb_free(db);
 	sluice__geo_iplist__free_unpacked(gl, NULL);
-	snprintf(path, sizeof(path), "%s/builtip.dat", tmp);
-	unlink(path);
-	rmdir(tmp);
+	th_tree_remove(tmp);
 }
 
 int

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "shm/observe.h"
+#include "tests/unit/helpers.h"
 
 /* Field by field: padding bytes are not part of a status. */
 static void
@@ -121,15 +122,6 @@ test_bad_file(void **state)
 	assert_int_equal(sl_obs_map(fd, 0, &r, &err), -1);
 	assert_non_null(strstr(err, "bad header"));
 	close(fd);
-}
-
-static uint64_t
-ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* A writer killed mid-write leaves an odd sequence: readers give up on
@@ -237,9 +229,9 @@ test_seqlock_concurrent(void **state)
 	while (!s.known);
 	/* At least 300 ms and 50 distinct records (20 s at most: on a
 	 * busy machine the two processes may share one CPU by turns). */
-	t0 = ms();
-	while (changes < 50 || ms() - t0 < 300) {
-		assert_true(ms() - t0 < 20000);
+	t0 = th_now_ms();
+	while (changes < 50 || th_now_ms() - t0 < 300) {
+		assert_true(th_now_ms() - t0 < 20000);
 		for (int i = 0; i < 1000; i++) {
 			sl_obs_read(&ro, 0, 0, &s);
 			assert_true(s.known);

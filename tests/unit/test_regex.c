@@ -17,40 +17,7 @@
 
 #include "shm/image.h"
 #include "shm/regex.h"
-
-/* The minimum a valid image needs besides the regexes. */
-static void
-img_base(struct sl_img_builder *b)
-{
-	struct sl_img_ipset set;
-	struct sl_img_outbound o;
-	struct sl_img_level l;
-
-	memset(&set, 0, sizeof(set));
-	sl_imgb_add(b, SL_SECT_IPSETS, &set, sizeof(set));
-	memset(&o, 0, sizeof(o));
-	o.protocol = SL_IMG_OUT_FREEDOM;
-	sl_imgb_add(b, SL_SECT_OUTBOUNDS, &o, sizeof(o));
-	memset(&l, 0, sizeof(l));
-	sl_imgb_add(b, SL_SECT_LEVELS, &l, sizeof(l));
-}
-
-static uint8_t *
-img_finish(struct sl_img_builder *b, struct sl_img *img)
-{
-	const char *err = NULL;
-	uint8_t *buf;
-	size_t len;
-
-	assert_int_equal(sl_imgb_finish(b, 1, &buf, &len), 0);
-	sl_imgb_free(b);
-	if (sl_img_check(buf, len, &err) == -1)
-		fail_msg("image: %s", err);
-	img->base = buf;
-	img->size = len;
-	img->hdr = (const void *)buf;
-	return buf;
-}
+#include "tests/unit/helpers.h"
 
 static void
 test_valid(void **state)
@@ -93,8 +60,7 @@ test_match(void **state)
 	uint32_t a, dup, up, end, empty, path;
 
 	(void)state;
-	sl_imgb_init(&b);
-	img_base(&b);
+	th_img_begin(&b);
 	a = sl_rx_add(&b, "oo.*le", 6);
 	dup = sl_rx_add(&b, "oo.*le", 6);
 	up = sl_rx_add(&b, "Google", 6);
@@ -102,7 +68,7 @@ test_match(void **state)
 	empty = sl_rx_add(&b, "", 0);
 	path = sl_rx_add(&b, "^(a+)+$", 7);
 	assert_int_equal(dup, a + 1);
-	buf = img_finish(&b, &img);
+	buf = th_img_finish(&b, &img);
 	t = sl_rxtab_new(&img, &err);
 	assert_non_null(t);
 	/* Unanchored search. */
@@ -138,11 +104,10 @@ test_rxtab_bad(void **state)
 	uint8_t *buf;
 
 	(void)state;
-	sl_imgb_init(&b);
-	img_base(&b);
+	th_img_begin(&b);
 	sl_rx_add(&b, "ok", 2);
 	sl_rx_add(&b, "(", 1);
-	buf = img_finish(&b, &img);
+	buf = th_img_finish(&b, &img);
 	assert_null(sl_rxtab_new(&img, &err));
 	assert_non_null(err);
 	free(buf);
@@ -159,9 +124,8 @@ test_rxtab_empty(void **state)
 	uint8_t *buf;
 
 	(void)state;
-	sl_imgb_init(&b);
-	img_base(&b);
-	buf = img_finish(&b, &img);
+	th_img_begin(&b);
+	buf = th_img_finish(&b, &img);
 	t = sl_rxtab_new(&img, &err);
 	assert_non_null(t);
 	sl_rxtab_free(t);
@@ -180,8 +144,7 @@ test_image_check(void **state)
 	size_t len;
 
 	(void)state;
-	sl_imgb_init(&b);
-	img_base(&b);
+	th_img_begin(&b);
 	sl_rx_add(&b, "abc", 3);
 	assert_int_equal(sl_imgb_finish(&b, 1, &buf, &len), 0);
 	sl_imgb_free(&b);
@@ -264,30 +227,19 @@ static const char *const atoms[] = {
 	"a+?", "(a|\\.)*", "[.-]", "x", "a{1,}", "\\-",
 };
 
-static unsigned long long rng_state = 0x9e3779b97f4a7c15ULL;
-
-static unsigned
-rnd(unsigned n)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (unsigned)(rng_state % n);
-}
-
 static void
 random_pattern(char *p, size_t cap)
 {
-	unsigned n = 1 + rnd(6);
+	unsigned n = 1 + th_rnd(6);
 
 	p[0] = '\0';
 	for (unsigned i = 0; i < n; i++) {
-		const char *a = atoms[rnd(sizeof(atoms) / sizeof(atoms[0]))];
+		const char *a = atoms[th_rnd(sizeof(atoms) / sizeof(atoms[0]))];
 
 		if (strlen(p) + strlen(a) + 2 < cap)
 			strcat(p, a);
 	}
-	if (rnd(3) == 0 && strlen(p) + 2 < cap)
+	if (th_rnd(3) == 0 && strlen(p) + 2 < cap)
 		strcat(p, "$");
 }
 
@@ -314,9 +266,9 @@ check_needs_sound(const char *p, pcre2_match_data *md, int *matched)
 		return;
 	sl_rx_needs(p, strlen(p), need, &nl, tail, &tl);
 	for (int k = 0; k < 300; k++) {
-		sl = rnd(9);
+		sl = th_rnd(9);
 		for (size_t i = 0; i < sl; i++)
-			s[i] = alpha[rnd(sizeof(alpha) - 1)];
+			s[i] = alpha[th_rnd(sizeof(alpha) - 1)];
 		if (pcre2_match(c, (PCRE2_SPTR)s, sl, 0, 0, md, NULL) < 0)
 			continue;
 		(*matched)++;

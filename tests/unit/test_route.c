@@ -25,6 +25,7 @@
 #include "shm/regex.h"
 #include "shm/route.h"
 #include "shm/types.h"
+#include "tests/unit/helpers.h"
 
 struct rt {
 	struct sl_conf	*cf;
@@ -33,14 +34,6 @@ struct rt {
 	struct sl_rxtab	*rx;
 	char		 errors[4096];
 };
-
-static const char *
-geodata(void)
-{
-	const char *g = getenv("SLUICE_GEODATA");
-
-	return g ? g : "../shared/geodata";
-}
 
 /* Compile an Xray JSON config whose "routing" (and more) is ROUTING; the
  * outbounds are direct (first = default), block, proxy. */
@@ -70,7 +63,7 @@ rt_build(struct rt *t, const char *routing)
 	    " { \"tag\": \"block\", \"protocol\": \"blackhole\" },"
 	    " { \"tag\": \"proxy-a\", \"protocol\": \"freedom\" },"
 	    " { \"tag\": \"proxy-b\", \"protocol\": \"freedom\" } ],\n"
-	    "%s }\n", geodata(), routing);
+	    "%s }\n", th_geodata(), routing);
 	fclose(f);
 	sl_errors_init(&errs);
 	t->cf = sl_conf_load(path, &errs);
