@@ -20,8 +20,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,8 +99,18 @@ walk_sluice(struct walk *w, const struct sl_node *root)
 	walk_check_fields(w, &n, known, NULL);
 	if (walk_opt_int(w, &n, "workers", 0, MAX_WORKERS, &v) > 0)
 		sl->workers = (int)v;
-	walk_opt_nonempty(w, &n, "user", &sl->user);
-	walk_opt_nonempty(w, &n, "group", &sl->group);
+	/* Like nginx -t: a worker that cannot drop privileges would only
+	 * crash-loop, so an unknown account is a config error. */
+	if (walk_opt_nonempty(w, &n, "user", &sl->user) > 0 &&
+	    getpwnam(sl->user) == NULL) {
+		walk_get(&n, "user", &cs);
+		walk_err(w, &cs, "no such user: %s", sl->user);
+	}
+	if (walk_opt_nonempty(w, &n, "group", &sl->group) > 0 &&
+	    getgrnam(sl->group) == NULL) {
+		walk_get(&n, "group", &cs);
+		walk_err(w, &cs, "no such group: %s", sl->group);
+	}
 	walk_opt_nonempty(w, &n, "pidFile", &sl->pid_file);
 	if (walk_opt_nonempty(w, &n, "controlSocket",
 	    &sl->control_socket) > 0 &&

@@ -15,4 +15,10 @@ int	 sl_ctl_geodata(int argc, char **argv);
  * DEST[:PORT]  (master/ctl_route.c); CONFIG defaults to sluicectl's -c */
 int	 sl_ctl_route(const char *config, int argc, char **argv);
 
+/* reload | status [--json] | stop [--fast] over the control socket SOCK
+ * (master/ctl_daemon.c).  A stop waits up to STOP_WAIT_S + 15 seconds for
+ * the daemon to exit.  2 also when the daemon cannot be reached. */
+int	 sl_ctl_daemon(const char *sock, int stop_wait_s, int argc,
+	    char **argv);
+
 #endif

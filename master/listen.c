@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,18 +164,35 @@ sl_listen_update(struct sl_listen_set *ls, const struct sl_conf *cf,
 	return rc;
 }
 
-void
+size_t
 sl_listen_prune(struct sl_listen_set *ls)
 {
-	size_t o = 0;
+	size_t o = 0, closed = 0;
 
 	for (size_t i = 0; i < ls->n; i++) {
 		if (ls->socks[i].used)
 			ls->socks[o++] = ls->socks[i];
-		else
+		else {
 			close(ls->socks[i].fd);
+			closed++;
+		}
 	}
 	ls->n = o;
+	return closed;
+}
+
+int
+sl_listen_migrates(void)
+{
+	char c = '0';
+	int fd = open("/proc/sys/net/ipv4/tcp_migrate_req", O_RDONLY);
+
+	if (fd >= 0) {
+		if (read(fd, &c, 1) != 1)
+			c = '0';
+		close(fd);
+	}
+	return c == '1';
 }
 
 void

@@ -31,8 +31,11 @@ struct sl_listen_set {
  * slot-major).  0, or -1 with errors appended (new sockets are closed). */
 int	 sl_listen_update(struct sl_listen_set *, const struct sl_conf *,
 	    int slots, struct sl_boot_listener *out, struct sl_errors *);
-/* Close sockets the current generation does not use. */
-void	 sl_listen_prune(struct sl_listen_set *);
+/* Close sockets the current generation does not use; how many. */
+size_t	 sl_listen_prune(struct sl_listen_set *);
+/* net.ipv4.tcp_migrate_req is on in this network namespace: closing one
+ * socket of a port moves its queued connections to the others. */
+int	 sl_listen_migrates(void);
 void	 sl_listen_close_all(struct sl_listen_set *);
 
 #endif

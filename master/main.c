@@ -8,12 +8,20 @@
 
 #define DEFAULT_CONFIG	"/etc/sluice/sluice.conf"
 
-static void
+static const char usage_text[] =
+    "usage: sluiced [-c file] [-f] [-t] [-w workers] [-p pidfile] [-h]\n"
+    "  -c file     configuration (default " DEFAULT_CONFIG ")\n"
+    "  -f          stay in the foreground, log to standard error\n"
+    "  -t          check the configuration and exit\n"
+    "  -w workers  worker processes (default: sluice.workers, else CPUs)\n"
+    "  -p pidfile  pid file (default: sluice.pidFile)\n"
+    "  -h          this text\n";
+
+static _Noreturn void
 usage(void)
 {
-	fprintf(stderr, "usage: sluiced [-f] [-t] [-c file] [-w workers] "
-	    "[-p pidfile]\n");
-	exit(1);
+	fputs(usage_text, stderr);
+	exit(2);
 }
 
 int
@@ -42,6 +50,9 @@ main(int argc, char **argv)
 		case 'p':
 			o.pid_file = optarg;
 			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
 		default:
 			usage();
 		}

@@ -1,23 +1,17 @@
 /*
- * master: generations, workers, signals and the log pipe.
+ * master: process setup, signals, the epoll loop and the log pipe.
  *
  * Signals are blocked and read from a signalfd in the master's own epoll
- * loop, so nothing runs in signal context.  A reload builds generation
- * G+1 completely (parse, check, compile, listeners, sealed image) before
- * touching anything; any error keeps G serving.  Workers of G+1 are forked
- * onto the same listening sockets before G's workers are asked to drain.
+ * loop, so nothing runs in signal context.  The loop also serves the
+ * workers' channels and the control socket; generations, the process table
+ * and reloads live in gen.c, procs.c and reload.c (master_int.h).
  */
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,72 +19,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "master/compile.h"
-#include "master/conf.h"
-#include "master/listen.h"
-#include "master/master.h"
-#include "shm/boot.h"
-#include "shm/image.h"
+#include "master/master_int.h"
+#include "shm/counters.h"
 #include "shm/log.h"
-#include "shm/observe.h"
 
 #define DEFAULT_LOG_DIR	"/var/log/sluice"
 
-struct gen {
-	uint64_t		 id;
-	struct sl_conf		*cf;
-	int			 image_fd;
-	int			 workers;
-	struct sl_boot_listener	*lst;	/* workers * ninbounds, slot-major */
-	int			 obs_fd;	/* observation region or -1 */
-	int			 obs_ro_fd;	/* the same, read-only */
-};
-
-#define OBSERVER_SLOT	(-1)	/* the worker table's entry for the observer */
-
-struct worker {
-	pid_t		 pid;		/* 0 = slot free */
-	int		 slot;		/* OBSERVER_SLOT: the observer */
-	uint64_t	 gen;
-	int		 exiting;
-	uint64_t	 started, respawn_at;
-	int		 crashes;
-};
-
-struct master {
-	const struct sl_master_opts *opts;
-	struct gen		 cur;
-	struct worker		*w;
-	size_t			 nw, capw;
-	struct sl_listen_set	 ls;
-	int			 sfd, ep, logp[2];
-	const char		*pid_file;
-	int			 stopping;	/* SIGTERM, SIGQUIT */
-	uint64_t		 stop_deadline;
-	char			 logbuf[65536];
-	size_t			 loglen;
-};
-
-static uint64_t
-now_ms(void)
+uint64_t
+master_now(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int
-worker_count(const struct master *m, const struct sl_conf *cf)
-{
-	long n;
-
-	if (m->opts->workers > 0)
-		return m->opts->workers;
-	if (cf->sluice.workers > 0)
-		return cf->sluice.workers;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (int)n : 1;
 }
 
 /* ---- logs ---- */
@@ -120,8 +61,8 @@ open_log(const char *path, int foreground, const char *dflt, int on_fail)
 	return fd;
 }
 
-static void
-logs_open(struct master *m)
+void
+master_logs_open(struct master *m)
 {
 	const struct sl_conf_log *l = &m->cur.cf->log;
 	int e = open_log(l->error, m->opts->foreground, "error.log", 2);
@@ -156,390 +97,30 @@ logs_drain(struct master *m)
 	}
 }
 
-/* ---- generations ---- */
-
-/*
- * With observatory records in the image, the generation gets its own
- * observation region (shm/observe.h): one slot per (record, outbound).
- */
-static int
-gen_observe(struct gen *g, const uint8_t *img, struct sl_errors *errs)
-{
-	const struct sl_img_hdr *h = (const struct sl_img_hdr *)img;
-	uint32_t nobs = h->sect[SL_SECT_OBSERVERS].count;
-	const char *err = NULL;
-
-	if (nobs == 0)
-		return 0;
-	g->obs_fd = sl_obs_create(nobs, h->sect[SL_SECT_OUTBOUNDS].count,
-	    g->id, &g->obs_ro_fd, &err);
-	if (g->obs_fd == -1) {
-		sl_errors_add(errs, NULL, "%s: %s", err, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static void
-gen_free(struct gen *g)
-{
-	if (g->image_fd >= 0)
-		close(g->image_fd);
-	if (g->obs_fd >= 0)
-		close(g->obs_fd);
-	if (g->obs_ro_fd >= 0)
-		close(g->obs_ro_fd);
-	free(g->lst);
-	sl_conf_free(g->cf);
-	memset(g, 0, sizeof(*g));
-	g->image_fd = g->obs_fd = g->obs_ro_fd = -1;
-}
-
-static int
-gen_build(struct master *m, uint64_t id, struct gen *g)
-{
-	struct sl_errors errs;
-	uint8_t *img = NULL;
-	size_t len, nin;
-	int rc = -1;
-
-	memset(g, 0, sizeof(*g));
-	g->image_fd = g->obs_fd = g->obs_ro_fd = -1;
-	sl_errors_init(&errs);
-	g->cf = sl_conf_load(m->opts->config, &errs);
-	if (g->cf == NULL || sl_compile(g->cf, id, &img, &len, &errs) == -1)
-		goto out;
-	g->id = id;
-	g->workers = worker_count(m, g->cf);
-	nin = g->cf->ninbounds;
-	g->lst = calloc((size_t)g->workers * nin + 1, sizeof(*g->lst));
-	if (g->lst == NULL)
-		goto out;
-	if (sl_listen_update(&m->ls, g->cf, g->workers, g->lst, &errs) == -1)
-		goto out;
-	if ((g->image_fd = sl_img_seal(img, len)) == -1) {
-		sl_errors_add(&errs, NULL, "cannot seal the table image: %s",
-		    strerror(errno));
-		goto out;
-	}
-	if (gen_observe(g, img, &errs) == -1)
-		goto out;
-	rc = 0;
-out:
-	if (errs.count > 0) {
-		char *line, *save = NULL;
-
-		for (line = strtok_r(errs.buf, "\n", &save); line != NULL;
-		    line = strtok_r(NULL, "\n", &save))
-			sl_error("%s", line);
-	}
-	free(img);
-	sl_errors_free(&errs);
-	if (rc == -1)
-		gen_free(g);
-	return rc;
-}
-
-/* ---- workers ---- */
-
-static int
-drop_privileges(const struct sl_conf_sluice *s)
-{
-	struct passwd *pw = NULL;
-	struct group *gr = NULL;
-
-	if (s->user == NULL && s->group == NULL)
-		return 0;
-	if (s->group != NULL && (gr = getgrnam(s->group)) == NULL)
-		return -1;
-	if (s->user != NULL && (pw = getpwnam(s->user)) == NULL)
-		return -1;
-	if (gr == NULL && pw != NULL)
-		gr = getgrgid(pw->pw_gid);
-	if (gr != NULL && (setgroups(1, &gr->gr_gid) == -1 ||
-	    setresgid(gr->gr_gid, gr->gr_gid, gr->gr_gid) == -1))
-		return -1;
-	if (pw != NULL && setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-		return -1;
-	return 0;
-}
-
-static const char *
-slot_name(int slot, char *buf, size_t len)
-{
-	if (slot == OBSERVER_SLOT)
-		return "observer";
-	snprintf(buf, len, "worker %d", slot);
-	return buf;
-}
-
-/* What every child does after closing the sockets it must not keep:
- * drop the master's descriptors, log through the pipe, give up root and
- * take the signals the master blocks. */
-static void
-child_enter(struct master *m, int slot)
-{
-	sigset_t all;
-	char ident[32];
-
-	close(m->sfd);
-	close(m->ep);
-	close(m->logp[0]);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	sl_log_ident(slot_name(slot, ident, sizeof(ident)));
-	sl_log_pipe(m->logp[1]);
-	if (drop_privileges(&m->cur.cf->sluice) == -1) {
-		sl_error("cannot drop privileges: %s", strerror(errno));
-		_exit(2);
-	}
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-}
-
-static _Noreturn void
-worker_child(struct master *m, int slot)
-{
-	size_t nin = m->cur.cf->ninbounds;
-	struct sl_boot boot = {
-		.slot = slot,
-		.image_fd = m->cur.image_fd,
-		.generation = m->cur.id,
-		.log_fd = m->logp[1],
-		.listeners = m->cur.lst + (size_t)slot * nin,
-		.nlisteners = nin,
-		.obs_fd = m->cur.obs_ro_fd,
-	};
-
-	/* Only this slot's sockets: a draining worker must not keep the
-	 * other slots' sockets (and their queues) alive. */
-	for (size_t i = 0; i < m->ls.n; i++)
-		if (m->ls.socks[i].slot != slot)
-			close(m->ls.socks[i].fd);
-	if (m->cur.obs_fd >= 0)		/* workers only read it */
-		close(m->cur.obs_fd);
-	child_enter(m, slot);
-	/* exit, not _exit: under LeakSanitizer a worker is checked too. */
-	exit(sl_worker_run(&boot));
-}
-
-/* ---- the observer: balancer health probes, one per generation ---- */
-
-static _Noreturn void
-observer_child(struct master *m)
-{
-	struct sl_boot boot = {
-		.slot = OBSERVER_SLOT,
-		.image_fd = m->cur.image_fd,
-		.generation = m->cur.id,
-		.log_fd = m->logp[1],
-		.obs_fd = m->cur.obs_fd,
-	};
-
-	for (size_t i = 0; i < m->ls.n; i++)	/* it serves no client */
-		close(m->ls.socks[i].fd);
-	close(m->cur.obs_ro_fd);
-	child_enter(m, OBSERVER_SLOT);
-	exit(sl_observer_run(&boot));
-}
-
-/* ---- the process table: workers and the observer ---- */
-
-static struct worker *
-worker_slot(struct master *m)
-{
-	for (size_t i = 0; i < m->nw; i++)
-		if (m->w[i].pid == 0 && m->w[i].respawn_at == 0)
-			return &m->w[i];
-	if (m->nw == m->capw) {
-		size_t cap = m->capw ? m->capw * 2 : 16;
-		struct worker *w = realloc(m->w, cap * sizeof(*w));
-
-		if (w == NULL)
-			return NULL;
-		m->w = w;
-		m->capw = cap;
-	}
-	memset(&m->w[m->nw], 0, sizeof(m->w[0]));
-	return &m->w[m->nw++];
-}
-
-static int
-worker_spawn(struct master *m, struct worker *w, int slot)
-{
-	pid_t pid;
-
-	fflush(NULL);
-	if ((pid = fork()) == -1) {
-		sl_error("fork: %s", strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
-		if (slot == OBSERVER_SLOT)
-			observer_child(m);
-		worker_child(m, slot);
-	}
-	w->pid = pid;
-	w->slot = slot;
-	w->gen = m->cur.id;
-	w->exiting = 0;
-	w->started = now_ms();
-	w->respawn_at = 0;
-	return 0;
-}
-
-static void
-workers_start(struct master *m)
-{
-	for (int slot = 0; slot < m->cur.workers; slot++) {
-		struct worker *w = worker_slot(m);
-
-		if (w == NULL || worker_spawn(m, w, slot) == -1)
-			sl_error("cannot start worker %d", slot);
-	}
-	if (m->cur.obs_fd >= 0) {
-		struct worker *w = worker_slot(m);
-
-		if (w == NULL || worker_spawn(m, w, OBSERVER_SLOT) == -1)
-			sl_error("cannot start the observer");
-	}
-}
-
-static void
-workers_signal(struct master *m, uint64_t gen, int sig, int all)
-{
-	for (size_t i = 0; i < m->nw; i++) {
-		struct worker *w = &m->w[i];
-
-		if (w->pid == 0 && w->respawn_at != 0 && (all || w->gen == gen))
-			w->respawn_at = 0;	/* cancel a pending respawn */
-		if (w->pid == 0 || (!all && w->gen != gen))
-			continue;
-		w->exiting = 1;
-		kill(w->pid, sig);
-	}
-}
-
-static size_t
-workers_alive(const struct master *m)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < m->nw; i++)
-		n += m->w[i].pid != 0;
-	return n;
-}
-
-static void
-worker_died(struct master *m, struct worker *w, int status)
-{
-	uint64_t now = now_ms(), delay;
-	char buf[32];
-	const char *name = slot_name(w->slot, buf, sizeof(buf));
-
-	w->pid = 0;
-	/* Killed in the middle of a write, it would leave a slot that
-	 * workers wait on: repair now, before anything else. */
-	if (w->slot == OBSERVER_SLOT && w->gen == m->cur.id &&
-	    m->cur.obs_fd >= 0)
-		sl_obs_repair(m->cur.obs_fd);
-	if (w->exiting || m->stopping || w->gen != m->cur.id) {
-		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-			sl_warn("%s killed after the drain deadline", name);
-		return;
-	}
-	/* A worker that keeps crashing must not spin the master. */
-	if (now - w->started > 10000)
-		w->crashes = 0;
-	delay = w->crashes == 0 ? 0 : 100u << (w->crashes < 6 ? w->crashes : 6);
-	w->crashes++;
-	w->respawn_at = now + delay + 1;
-	if (WIFSIGNALED(status))
-		sl_error("%s exited on signal %d; respawning in %llu ms",
-		    name, WTERMSIG(status), (unsigned long long)delay);
-	else
-		sl_error("%s exited with status %d; respawning in %llu ms",
-		    name, WEXITSTATUS(status), (unsigned long long)delay);
-}
-
-static void
-workers_reap(struct master *m)
-{
-	pid_t pid;
-	int status;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (size_t i = 0; i < m->nw; i++)
-			if (m->w[i].pid == pid) {
-				worker_died(m, &m->w[i], status);
-				break;
-			}
-	}
-}
-
-static void
-workers_respawn_due(struct master *m)
-{
-	uint64_t now = now_ms();
-
-	for (size_t i = 0; i < m->nw; i++) {
-		struct worker *w = &m->w[i];
-
-		if (w->pid == 0 && w->respawn_at != 0 && w->respawn_at <= now)
-			worker_spawn(m, w, w->slot);
-	}
-}
-
-static int
-next_timeout(const struct master *m)
-{
-	uint64_t now = now_ms(), next = UINT64_MAX;
-
-	for (size_t i = 0; i < m->nw; i++)
-		if (m->w[i].pid == 0 && m->w[i].respawn_at != 0 &&
-		    m->w[i].respawn_at < next)
-			next = m->w[i].respawn_at;
-	if (m->stopping && m->stop_deadline < next)
-		next = m->stop_deadline;
-	if (next == UINT64_MAX)
-		return -1;
-	return next <= now ? 0 : (int)(next - now);
-}
+/* ---- signals ---- */
 
 /* ---- signals ---- */
 
 static void
-reload(struct master *m)
-{
-	struct gen g, old;
-
-	sl_warn("SIGHUP: reloading %s", m->opts->config);
-	if (gen_build(m, m->cur.id + 1, &g) == -1) {
-		sl_error("reload failed; generation %llu keeps serving",
-		    (unsigned long long)m->cur.id);
-		return;
-	}
-	old = m->cur;
-	m->cur = g;
-	logs_open(m);
-	workers_start(m);
-	workers_signal(m, old.id, SIGQUIT, 0);
-	sl_listen_prune(&m->ls);
-	gen_free(&old);
-	sl_warn("reload done: generation %llu, %d workers",
-	    (unsigned long long)m->cur.id, m->cur.workers);
-}
-
-static void
 stop(struct master *m, int sig)
 {
-	uint32_t grace = m->cur.cf->sluice.shutdown_timeout;
+	uint64_t grace = sig == SIGQUIT ?
+	    1000ull * m->cur.cf->sluice.shutdown_timeout + 1000 : 5000;
 
-	if (m->stopping && sig == SIGQUIT)
+	if (m->stopping == SIGTERM || (m->stopping && sig == SIGQUIT))
 		return;
 	m->stopping = sig;
-	m->stop_deadline = now_ms() + (sig == SIGQUIT ? grace * 1000u : 5000u);
 	sl_warn("%s: stopping", sig == SIGQUIT ? "SIGQUIT" : "SIGTERM");
-	workers_signal(m, 0, sig == SIGQUIT ? SIGQUIT : SIGTERM, 1);
+	for (size_t i = 0; i < m->np; i++) {
+		struct proc *p = &m->p[i];
+		int s = sig == SIGQUIT && p->slot != OBSERVER_SLOT ? SIGQUIT :
+		    SIGTERM;
+
+		/* TERM after QUIT: the deadline becomes the short one. */
+		if (p->exiting && sig == SIGTERM)
+			p->kill_at = master_now() + grace;
+		procs_quit(p, s, grace);
+	}
 }
 
 static void
@@ -551,7 +132,7 @@ signals_read(struct master *m)
 		switch (si.ssi_signo) {
 		case SIGHUP:
 			if (!m->stopping)
-				reload(m);
+				reload_start(m, NULL);
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -561,11 +142,11 @@ signals_read(struct master *m)
 			stop(m, SIGQUIT);
 			break;
 		case SIGUSR1:
-			logs_open(m);
+			master_logs_open(m);
 			sl_warn("SIGUSR1: log files reopened");
 			break;
 		case SIGCHLD:
-			workers_reap(m);
+			procs_reap(m);
 			break;
 		}
 	}
@@ -595,10 +176,10 @@ setup_loop(struct master *m)
 	fcntl(m->logp[1], F_SETPIPE_SZ, 1 << 20);
 	if ((m->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		return -1;
-	ev.data.fd = m->sfd;
+	ev.data.u64 = EV_DATA(EV_SIGNAL, 0);
 	if (epoll_ctl(m->ep, EPOLL_CTL_ADD, m->sfd, &ev) == -1)
 		return -1;
-	ev.data.fd = m->logp[0];
+	ev.data.u64 = EV_DATA(EV_LOG, 0);
 	return epoll_ctl(m->ep, EPOLL_CTL_ADD, m->logp[0], &ev);
 }
 
@@ -641,61 +222,123 @@ pidfile_write(const char *path)
 }
 
 static void
+dispatch(struct master *m, const struct epoll_event *ev)
+{
+	size_t idx = (uint32_t)ev->data.u64;
+
+	switch (ev->data.u64 >> 32) {
+	case EV_SIGNAL:
+		signals_read(m);
+		break;
+	case EV_LOG:
+		logs_drain(m);
+		break;
+	case EV_CTL:
+		ctlsrv_accept(m);
+		break;
+	case EV_CLIENT:
+		ctlsrv_event(m, idx, ev->events);
+		break;
+	case EV_CHAN:
+		procs_chan_event(m, idx);
+		break;
+	}
+}
+
+static void
 loop(struct master *m)
 {
-	struct epoll_event evs[4];
+	struct epoll_event evs[16];
 	int n;
 
-	while (!m->stopping || workers_alive(m) > 0) {
-		if (m->stopping && now_ms() >= m->stop_deadline)
-			workers_signal(m, 0, SIGKILL, 1);
-		n = epoll_wait(m->ep, evs, 4, next_timeout(m));
-		for (int i = 0; i < n; i++) {
-			if (evs[i].data.fd == m->sfd)
-				signals_read(m);
-			else
-				logs_drain(m);
-		}
-		if (!m->stopping)
-			workers_respawn_due(m);
+	while (!m->stopping || procs_alive(m) > 0) {
+		n = epoll_wait(m->ep, evs, 16, procs_next_timeout(m));
+		for (int i = 0; i < n; i++)
+			dispatch(m, &evs[i]);
+		procs_timers(m);
+		reload_timeout(m);
 	}
 	logs_drain(m);
+}
+
+/* The first generation, the shared regions, the control socket. */
+static int
+master_start(struct master *m)
+{
+	struct sl_errors errs;
+	char *line, *save = NULL;
+	int rc;
+
+	sl_errors_init(&errs);
+	rc = gen_build(m, 1, &m->cur, &errs);
+	for (line = errs.buf ? strtok_r(errs.buf, "\n", &save) : NULL;
+	    line != NULL; line = strtok_r(NULL, "\n", &save))
+		sl_error("%s", line);
+	sl_errors_free(&errs);
+	if (rc == -1)
+		return -1;
+	m->cur.layout = m->layouts = 1;
+	if ((m->cnt = sl_cnt_create()) == NULL)
+		sl_warn("no counters region: %s", strerror(errno));
+	return 0;
+}
+
+static void
+master_free(struct master *m)
+{
+	ctlsrv_reply_all(m, CTL_WAIT_STOP, "stopped\n");
+	ctlsrv_close(m);
+	sl_listen_close_all(&m->ls);
+	gen_free(&m->cur);
+	for (size_t i = 0; i < m->np; i++)
+		if (m->p[i].chan >= 0)
+			close(m->p[i].chan);
+	free(m->p);
+	free(m->tot);
+	sl_cnt_destroy(m->cnt);
+	close(m->ep);
+	close(m->sfd);
+	close(m->logp[0]);
+	close(m->logp[1]);
 }
 
 int
 sl_master_run(const struct sl_master_opts *opts)
 {
 	struct master m;
+	const char *ctl;
 
 	memset(&m, 0, sizeof(m));
 	m.opts = opts;
-	m.logp[0] = m.logp[1] = -1;
+	m.logp[0] = m.logp[1] = m.ctl_fd = -1;
+	for (int i = 0; i < CTL_CLIENTS; i++)
+		m.ctl[i].fd = -1;
 	sl_log_ident("master");
 	if (setup_loop(&m) == -1) {
 		sl_error("master setup: %s", strerror(errno));
 		return 1;
 	}
-	if (gen_build(&m, 1, &m.cur) == -1)
+	if (master_start(&m) == -1)
 		return 1;
 	if (!opts->foreground && daemonize() == -1)
 		return 1;
-	logs_open(&m);
+	m.pid = getpid();
+	m.started = time(NULL);
+	master_logs_open(&m);
 	m.pid_file = opts->pid_file ? opts->pid_file : m.cur.cf->sluice.pid_file;
 	if (pidfile_write(m.pid_file) == -1)
 		sl_warn("cannot write pid file %s: %s", m.pid_file,
 		    strerror(errno));
+	ctl = m.cur.cf->sluice.control_socket;
+	if (ctlsrv_open(&m, ctl) == -1)
+		sl_warn("cannot open the control socket %s: %s", ctl,
+		    strerror(errno));
 	sl_warn("sluiced started: generation 1, %d workers, %zu inbounds",
 	    m.cur.workers, m.cur.cf->ninbounds);
-	workers_start(&m);
+	procs_start(&m);
 	loop(&m);
 	unlink(m.pid_file);
 	sl_warn("sluiced stopped");
-	sl_listen_close_all(&m.ls);
-	gen_free(&m.cur);
-	free(m.w);
-	close(m.ep);
-	close(m.sfd);
-	close(m.logp[0]);
-	close(m.logp[1]);
+	master_free(&m);
 	return 0;
 }

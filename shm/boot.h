@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sl_cnt_slot;
+
 struct sl_boot_listener {
 	int		 fd;		/* SO_REUSEPORT socket of this slot */
 	uint32_t	 inbound;	/* index into the image's INBOUNDS */
@@ -27,10 +29,15 @@ struct sl_boot {
 	/* The generation's observation region (shm/observe.h), -1 = none:
 	 * a read-only fd for workers, the read-write one for the observer. */
 	int		 obs_fd;
+	/* Worker: its end of the master's channel (shm/chan.h), and its
+	 * slot of the counters region (shm/counters.h; NULL = none). */
+	int		 chan_fd;
+	struct sl_cnt_slot *cnt;
 };
 
 /* Runs the worker's event loop; returns the process exit status.
- * Signals: QUIT = stop accepting and drain, TERM/INT = exit now. */
+ * Signals: QUIT = stop accepting and drain, TERM/INT = exit now.
+ * Channel: READY once listening, then ACK/NACK for every SWAP. */
 int	 sl_worker_run(const struct sl_boot *);
 /* Runs the observer process (worker/observer.c): probes the outbounds of
  * the image's OBSERVERS records and writes the region; no listeners, slot

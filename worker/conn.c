@@ -21,6 +21,7 @@
 
 #include <openssl/err.h>
 
+#include "shm/counters.h"
 #include "shm/log.h"
 #include "worker/conn.h"
 #include "worker/dns.h"
@@ -138,9 +139,9 @@ rule_name(const struct sl_conn *c, char *buf, size_t sz)
 
 	if (c->rule == SL_IMG_NONE)
 		return "-";
-	r = SL_IMG_REC(&c->w->img, SL_SECT_RULES, struct sl_img_rule, c->rule);
+	r = SL_IMG_REC(&c->g->img, SL_SECT_RULES, struct sl_img_rule, c->rule);
 	if (r->rule_tag.len > 0)
-		return sl_img_str(&c->w->img, r->rule_tag);
+		return sl_img_str(&c->g->img, r->rule_tag);
 	snprintf(buf, sz, "#%u", c->rule);
 	return buf;
 }
@@ -148,20 +149,20 @@ rule_name(const struct sl_conn *c, char *buf, size_t sz)
 static void
 access_log(struct sl_conn *c, const char *why)
 {
-	const char *tag = sl_img_str(&c->w->img, c->in->tag);
+	const char *tag = sl_img_str(&c->g->img, c->in->tag);
 	uint64_t ms = sl_loop_now(c->w->loop) - c->started;
 	char peer[80], dst[300], rule[16];
 
-	if (!c->w->img.hdr->globals.access_log)
+	if (!c->g->img.hdr->globals.access_log)
 		return;
 	sl_addr_str((struct sockaddr *)&c->peer, peer, sizeof(peer));
 	if (c->is_fallback && c->state >= SL_C_DIAL) {
-		const struct sl_img_dest *d = SL_IMG_REC(&c->w->img,
+		const struct sl_img_dest *d = SL_IMG_REC(&c->g->img,
 		    SL_SECT_DESTS, struct sl_img_dest, c->dest);
 
 		sl_log_access("from %s fallback %s [%s] reason=\"%s\" sni=%s "
 		    "alpn=%s path=%s up=%llu down=%llu time=%llu.%03llus%s%s",
-		    peer, sl_img_str(&c->w->img, d->text), tag, c->reason,
+		    peer, sl_img_str(&c->g->img, d->text), tag, c->reason,
 		    c->sni, c->alpn, c->path,
 		    (unsigned long long)c->up_bytes,
 		    (unsigned long long)c->down_bytes,
@@ -169,13 +170,13 @@ access_log(struct sl_conn *c, const char *why)
 		    (unsigned long long)(ms % 1000), why ? " end=" : "",
 		    why ? why : "");
 	} else if (c->email != NULL && c->state >= SL_C_RESOLVE) {
-		const struct sl_img_outbound *o = SL_IMG_REC(&c->w->img,
+		const struct sl_img_outbound *o = SL_IMG_REC(&c->g->img,
 		    SL_SECT_OUTBOUNDS, struct sl_img_outbound, c->outbound);
 
 		sl_target_str(&c->target, dst, sizeof(dst));
 		sl_log_access("from %s accepted tcp:%s [%s >> %s] email: %s "
 		    "rule=%s up=%llu down=%llu time=%llu.%03llus%s%s", peer,
-		    dst, tag, sl_img_str(&c->w->img, o->tag), c->email,
+		    dst, tag, sl_img_str(&c->g->img, o->tag), c->email,
 		    rule_name(c, rule, sizeof(rule)),
 		    (unsigned long long)c->up_bytes,
 		    (unsigned long long)c->down_bytes,
@@ -211,6 +212,8 @@ sl_conn_close(struct sl_conn *c, const char *why)
 	free(c->addrs);
 	sl_route_free(c);
 	sl_outbound_proxy_free(c);
+	sl_cnt_close(w->cnt, c->inbound);
+	sl_wgen_drop(c->g);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -365,13 +368,13 @@ vless_user(struct sl_conn *c, const uint8_t *uuid)
 	uint8_t key[16];
 
 	sl_vless_key(uuid, key);
-	u = bsearch(key, (const uint8_t *)sl_img_sect(&c->w->img,
+	u = bsearch(key, (const uint8_t *)sl_img_sect(&c->g->img,
 	    SL_SECT_VLESS_USERS) +
 	    (size_t)c->in->users_first * sizeof(*u), c->in->users_count,
 	    sizeof(*u), cmp_vless_key);
 	if (u == NULL)
 		return -1;
-	c->email = sl_img_str(&c->w->img, u->email);
+	c->email = sl_img_str(&c->g->img, u->email);
 	c->level = u->level;
 	return u->flow.len == 0 ? 0 : -2;
 }
@@ -381,13 +384,13 @@ trojan_user(struct sl_conn *c, const uint8_t *hex)
 {
 	const struct sl_img_trojan_user *u;
 
-	u = bsearch(hex, (const uint8_t *)sl_img_sect(&c->w->img,
+	u = bsearch(hex, (const uint8_t *)sl_img_sect(&c->g->img,
 	    SL_SECT_TROJAN_USERS) +
 	    (size_t)c->in->users_first * sizeof(*u), c->in->users_count,
 	    sizeof(*u), cmp_trojan_key);
 	if (u == NULL)
 		return -1;
-	c->email = sl_img_str(&c->w->img, u->email);
+	c->email = sl_img_str(&c->g->img, u->email);
 	c->level = u->level;
 	return 0;
 }
@@ -416,7 +419,7 @@ request_ready(struct sl_conn *c, const struct sl_target *t, size_t hlen)
 		    "mux not supported");
 		return;
 	}
-	c->policy = sl_img_level(&c->w->img, c->level);
+	c->policy = sl_img_level(&c->g->img, c->level);
 	sl_route_start(c);
 }
 
@@ -540,15 +543,16 @@ static struct sl_conn *
 conn_new(struct sl_wctx *w, int fd, uint32_t inbound)
 {
 	struct sl_conn *c = calloc(1, sizeof(*c));
+	struct sl_wgen *g = w->gen;
 
 	if (c == NULL)
 		return NULL;
 	c->up.data = malloc(SL_BUF_SIZE);
 	c->down.data = malloc(SL_BUF_SIZE);
-	if (w->tls[inbound] != NULL)
-		c->ssl = sl_tls_new(w->tls[inbound], fd);
+	if (g->tls[inbound] != NULL)
+		c->ssl = sl_tls_new(g->tls[inbound], fd);
 	if (c->up.data == NULL || c->down.data == NULL ||
-	    (w->tls[inbound] != NULL && c->ssl == NULL)) {
+	    (g->tls[inbound] != NULL && c->ssl == NULL)) {
 		SSL_free(c->ssl);
 		free(c->up.data);
 		free(c->down.data);
@@ -556,15 +560,17 @@ conn_new(struct sl_wctx *w, int fd, uint32_t inbound)
 		return NULL;
 	}
 	c->w = w;
+	c->g = g;
+	sl_wgen_hold(g);
 	c->inbound = inbound;
-	c->in = SL_IMG_REC(&w->img, SL_SECT_INBOUNDS, struct sl_img_inbound,
+	c->in = SL_IMG_REC(&g->img, SL_SECT_INBOUNDS, struct sl_img_inbound,
 	    inbound);
 	sl_ev_init(&c->cev, fd, conn_event, c);
 	sl_ev_init(&c->sev, -1, sl_relay_event, c);
 	sl_timer_init(&c->timer, conn_timeout, c);
 	sl_timer_init(&c->dial_timer, NULL, c);
 	c->started = sl_loop_now(w->loop);
-	c->policy = sl_img_level(&w->img, 0);
+	c->policy = sl_img_level(&g->img, 0);
 	c->rule = SL_IMG_NONE;
 	c->local_len = sizeof(c->local);
 	return c;
@@ -593,7 +599,7 @@ conn_start(struct sl_conn *c)
 	}
 }
 
-void
+int
 sl_conn_accept(struct sl_wctx *w, int lfd, uint32_t inbound)
 {
 	struct sl_conn *c;
@@ -610,7 +616,7 @@ sl_conn_accept(struct sl_wctx *w, int lfd, uint32_t inbound)
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				sl_warn("accept: %s", strerror(errno));
-			return;
+			return 0;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if ((c = conn_new(w, fd, inbound)) == NULL) {
@@ -621,10 +627,12 @@ sl_conn_accept(struct sl_wctx *w, int lfd, uint32_t inbound)
 		c->peer_len = plen;
 		getsockname(fd, (struct sockaddr *)&c->local, &c->local_len);
 		w->nconns++;
+		sl_cnt_open(w->cnt, inbound);
 		c->next = w->conns;
 		if (w->conns != NULL)
 			w->conns->prev = c;
 		w->conns = c;
 		conn_start(c);
 	}
+	return 1;
 }

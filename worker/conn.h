@@ -20,19 +20,16 @@
 #include <sys/types.h>
 
 #include "shm/image.h"
-#include "shm/observe.h"
 #include "shm/types.h"
-#include "shm/balancer.h"
 #include "worker/loop.h"
+#include "worker/wgen.h"
 
 #define SL_BUF_SIZE	16384
 #define SL_FIRST_MAX	8192	/* Xray's first read: one 8 KiB buffer */
 
 struct sl_dns;
 struct sl_dns_query;
-struct sl_tls_ctx;
-struct sl_rxtab;
-struct sl_obs_region;
+struct sl_cnt_slot;
 struct sl_route_state;
 struct sl_pxc;
 
@@ -40,14 +37,11 @@ struct sl_pxc;
 struct sl_wctx {
 	struct sl_loop		*loop;
 	struct sl_dns		*dns;
-	struct sl_img		 img;
-	struct sl_rxtab		*rx;		/* the image's regexes */
-	struct sl_tls_ctx	**tls;		/* per inbound, NULL = plain */
+	struct sl_wgen		*gen;		/* current generation */
 	struct sl_conn		*conns;		/* every open connection */
 	size_t			 nconns;
 	int			 draining;
-	const struct sl_obs_region *obs;	/* outbound health or NULL */
-	struct sl_balancer_state bal;		/* for sl_balancer_pick */
+	struct sl_cnt_slot	*cnt;		/* this worker's counters */
 };
 
 enum sl_conn_state {
@@ -75,6 +69,7 @@ struct sl_buf {
 struct sl_conn {
 	struct sl_wctx		*w;
 	struct sl_conn		*prev, *next;
+	struct sl_wgen		*g;		/* accepted under; a reference */
 	enum sl_conn_state	 state;
 	uint32_t		 inbound;
 	const struct sl_img_inbound *in;
@@ -129,7 +124,9 @@ struct sl_conn {
 	const char		*dial_err;
 };
 
-void	 sl_conn_accept(struct sl_wctx *, int lfd, uint32_t inbound);
+/* Accept a bounded batch from LFD: 1 if more may be queued, 0 if the
+ * queue was emptied. */
+int	 sl_conn_accept(struct sl_wctx *, int lfd, uint32_t inbound);
 void	 sl_conn_close_all(struct sl_wctx *);
 /* End the connection now (access-logged with its outcome). */
 void	 sl_conn_close(struct sl_conn *, const char *why);

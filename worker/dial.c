@@ -125,7 +125,7 @@ sl_dial_img_addrs(struct sl_conn *c, uint32_t first, uint32_t count)
 	if ((c->addrs = calloc(count + 1, sizeof(*c->addrs))) == NULL)
 		return -1;
 	for (uint32_t i = 0; i < count; i++) {
-		const struct sl_img_addr *a = SL_IMG_REC(&c->w->img,
+		const struct sl_img_addr *a = SL_IMG_REC(&c->g->img,
 		    SL_SECT_ADDRS, struct sl_img_addr, first + i);
 
 		memcpy(&c->addrs[i].ss, a->sa, a->len);

@@ -45,7 +45,7 @@ sl_fallback_start(struct sl_conn *c, const char *reason)
 	c->reason = reason;
 	c->email = NULL;
 	sl_debug("fallback starts > %s", reason);
-	if (sl_fb_select(&c->w->img, in->fb_names_first, in->fb_names_count,
+	if (sl_fb_select(&c->g->img, in->fb_names_first, in->fb_names_count,
 	    c->sni, c->alpn, c->up.data + c->up.off, c->first_len, &ch,
 	    &why) == -1) {
 		sl_warn("%s", why);
@@ -60,7 +60,7 @@ sl_fallback_start(struct sl_conn *c, const char *reason)
 		snprintf(c->path, sizeof(c->path), "%.*s", (int)plen,
 		    (const char *)path);
 	c->dest = ch.dest;
-	d = SL_IMG_REC(&c->w->img, SL_SECT_DESTS, struct sl_img_dest, ch.dest);
+	d = SL_IMG_REC(&c->g->img, SL_SECT_DESTS, struct sl_img_dest, ch.dest);
 	if (sl_dial_img_addrs(c, d->addrs_first, d->addrs_count) == -1 ||
 	    (d->xver && prepend_proxy_header(c, d->xver) == -1)) {
 		sl_conn_close(c, "out of memory");

@@ -38,7 +38,7 @@ enum verdict { ALLOW, BLOCK };
 static const struct sl_img_outbound *
 cur_outbound(struct sl_conn *c)
 {
-	return SL_IMG_REC(&c->w->img, SL_SECT_OUTBOUNDS,
+	return SL_IMG_REC(&c->g->img, SL_SECT_OUTBOUNDS,
 	    struct sl_img_outbound, c->outbound);
 }
 
@@ -52,7 +52,7 @@ rule_matches(struct sl_conn *c, const struct sl_img_final_rule *r,
 	if (r->networks != 0 && !(r->networks & 0x1))	/* SL_NET_TCP */
 		return 0;
 	if (r->ports_count > 0) {
-		p = SL_IMG_REC(&c->w->img, SL_SECT_PORT_RANGES,
+		p = SL_IMG_REC(&c->g->img, SL_SECT_PORT_RANGES,
 		    struct sl_img_port_range, r->ports_first);
 		for (i = 0; i < r->ports_count; i++)
 			if (c->target.port >= p[i].from &&
@@ -61,7 +61,7 @@ rule_matches(struct sl_conn *c, const struct sl_img_final_rule *r,
 		if (i == r->ports_count)
 			return 0;
 	}
-	return !r->has_ips || sl_ipset_match(&c->w->img, r->ipset, sa);
+	return !r->has_ips || sl_ipset_match(&c->g->img, r->ipset, sa);
 }
 
 static enum verdict
@@ -72,7 +72,7 @@ final_verdict(struct sl_conn *c, const struct sockaddr *sa,
 
 	*hit = NULL;
 	for (uint32_t i = 0; i < o->final_count; i++) {
-		const struct sl_img_final_rule *r = SL_IMG_REC(&c->w->img,
+		const struct sl_img_final_rule *r = SL_IMG_REC(&c->g->img,
 		    SL_SECT_FINAL_RULES, struct sl_img_final_rule,
 		    o->final_first + i);
 
@@ -82,7 +82,7 @@ final_verdict(struct sl_conn *c, const struct sockaddr *sa,
 		}
 	}
 	/* Every inbound sluice has today is VLESS or Trojan. */
-	return sl_ipset_match(&c->w->img, o->default_block_ipset, sa) ?
+	return sl_ipset_match(&c->g->img, o->default_block_ipset, sa) ?
 	    BLOCK : ALLOW;
 }
 
@@ -253,7 +253,7 @@ blackhole(struct sl_conn *c, int http)
 static void
 redirect(struct sl_conn *c, const struct sl_img_outbound *o)
 {
-	const char *h = sl_img_str(&c->w->img, o->redirect_host);
+	const char *h = sl_img_str(&c->g->img, o->redirect_host);
 	struct sl_target *t = &c->target;
 
 	if (o->redirect_port != 0)
@@ -270,7 +270,7 @@ freedom(struct sl_conn *c, const struct sl_img_outbound *o,
 	int fam = strategy_family(o->strategy);
 
 	redirect(c, o);
-	c->bind = o->send_through == 0 ? NULL : SL_IMG_REC(&c->w->img,
+	c->bind = o->send_through == 0 ? NULL : SL_IMG_REC(&c->g->img,
 	    SL_SECT_ADDRS, struct sl_img_addr, o->send_through - 1);
 	if (c->target.atyp != SL_ATYP_DOMAIN) {
 		target_ip(c);

@@ -65,11 +65,11 @@ proxy_open(struct sl_conn *c, size_t got, size_t used)
 static void
 proxy_fail(struct sl_conn *c, const char *why)
 {
-	const struct sl_img_outbound *o = SL_IMG_REC(&c->w->img,
+	const struct sl_img_outbound *o = SL_IMG_REC(&c->g->img,
 	    SL_SECT_OUTBOUNDS, struct sl_img_outbound, c->outbound);
 
-	sl_warn("outbound %s: proxy %s: %s", sl_img_str(&c->w->img, o->tag),
-	    sl_img_str(&c->w->img, o->server), why);
+	sl_warn("outbound %s: proxy %s: %s", sl_img_str(&c->g->img, o->tag),
+	    sl_img_str(&c->g->img, o->server), why);
 	sl_conn_close(c, "proxy handshake failed");
 }
 
@@ -121,7 +121,7 @@ sl_outbound_proxy_connected(struct sl_conn *c)
 void
 sl_outbound_proxy_start(struct sl_conn *c, const struct sl_img_outbound *o)
 {
-	const struct sl_img *img = &c->w->img;
+	const struct sl_img *img = &c->g->img;
 
 	c->pxc = calloc(1, sizeof(*c->pxc));
 	if (c->pxc == NULL || sl_dial_img_addrs(c, o->server_addrs_first,

@@ -112,7 +112,7 @@ ctx_fill(struct sl_conn *c, struct sl_route_state *rs)
 static void
 route_done(struct sl_conn *c, const struct sl_route_result *res)
 {
-	const struct sl_img *img = &c->w->img;
+	const struct sl_img *img = &c->g->img;
 	struct sl_route_state *rs = c->rs;
 	struct sl_dns_answer known = { rs->ctx.domain, c->target.port,
 	    rs->dns_status, rs->dns_err, rs->dns, rs->ctx.ndns };
@@ -120,8 +120,8 @@ route_done(struct sl_conn *c, const struct sl_route_result *res)
 
 	c->rule = res->rule;
 	if (res->target_kind == SL_IMG_TARGET_BALANCER) {
-		out = sl_balancer_pick(img, res->target, c->w->obs,
-		    &c->w->bal);
+		out = sl_balancer_pick(img, res->target, c->g->obs,
+		    &c->g->bal);
 		if (out == SL_IMG_NONE)
 			out = img->hdr->globals.default_outbound;
 	}
@@ -177,7 +177,7 @@ route_decide(struct sl_conn *c)
 	struct sl_route_result res;
 	struct sl_dns_query *q;
 
-	if (sl_route_pick(&c->w->img, c->w->rx, &rs->ctx, &res) == SL_OK) {
+	if (sl_route_pick(&c->g->img, c->g->rx, &rs->ctx, &res) == SL_OK) {
 		route_done(c, &res);
 		return;
 	}
@@ -195,14 +195,14 @@ route_decide(struct sl_conn *c)
 static int
 excluded(struct sl_conn *c, const char *domain, size_t len)
 {
-	const struct sl_img *img = &c->w->img;
+	const struct sl_img *img = &c->g->img;
 	const uint32_t *sets = SL_IMG_REC(img, SL_SECT_U32, uint32_t,
 	    c->in->sniff_excl_first);
 	/* Nothing is overridden yet: the request's own address. */
 	const struct sockaddr *sa = c->rs->ctx.target_addr;
 
 	for (uint32_t i = 0; i < c->in->sniff_excl_count; i++)
-		if (sl_domset_match(img, c->w->rx, sets[i], domain, len))
+		if (sl_domset_match(img, c->g->rx, sets[i], domain, len))
 			return 1;
 	return c->in->sniff_ips_excl != 0 && sa != NULL &&
 	    sl_route_ipmatch(img, c->in->sniff_ips_excl - 1, sa);

@@ -1,16 +1,19 @@
 /*
  * worker: one process, one epoll loop.
  *
- * Maps the generation's table image, builds the TLS contexts from it,
- * watches its slot's listening sockets and its signals.  QUIT: close the
- * listening sockets (the master still holds them, so nothing queued is
- * lost), finish the open connections, exit when none is left or at the
- * shutdown deadline.  TERM/INT: exit now.
+ * Maps the generation's table image (worker/wgen.c), watches its slot's
+ * listening sockets, its signals and its channel with the master.  A SWAP
+ * on the channel replaces the generation new connections get; connections
+ * already open keep theirs.  QUIT: take what is queued on the listening
+ * sockets, close them (the master still holds them, so nothing queued
+ * later is lost), finish the open connections, exit when none is left or
+ * at the shutdown deadline.  TERM/INT: exit now.
  */
 #include <sys/signalfd.h>
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,11 +21,13 @@
 #include <openssl/rand.h>
 
 #include "shm/boot.h"
+#include "shm/chan.h"
 #include "shm/log.h"
-#include "shm/regex.h"
 #include "worker/conn.h"
 #include "worker/dns.h"
-#include "worker/tls.h"
+
+/* A draining worker takes at most this many accept batches of 64. */
+#define DRAIN_BATCHES	64
 
 struct listener {
 	struct sl_ev	 ev;
@@ -32,10 +37,9 @@ struct listener {
 
 struct worker {
 	struct sl_wctx	 w;
-	struct sl_obs_region obs;
 	struct listener	*l;
 	size_t		 nl;
-	struct sl_ev	 sig;
+	struct sl_ev	 sig, chan;
 	int		 stop;
 	uint64_t	 deadline;
 };
@@ -50,16 +54,31 @@ listener_event(struct sl_ev *ev, uint32_t events)
 }
 
 static void
-listeners_close(struct worker *wk)
+listeners_close(struct worker *wk, int take_queued)
 {
 	for (size_t i = 0; i < wk->nl; i++) {
-		if (wk->l[i].ev.fd < 0)
+		struct listener *l = &wk->l[i];
+
+		if (l->ev.fd < 0)
 			continue;
-		sl_ev_set(wk->w.loop, &wk->l[i].ev, 0);
-		sl_loop_forget(wk->w.loop, &wk->l[i].ev);
-		close(wk->l[i].ev.fd);
-		wk->l[i].ev.fd = -1;
+		for (int b = 0; take_queued && b < DRAIN_BATCHES; b++)
+			if (sl_conn_accept(&wk->w, l->ev.fd, l->inbound) == 0)
+				break;
+		sl_ev_set(wk->w.loop, &l->ev, 0);
+		sl_loop_forget(wk->w.loop, &l->ev);
+		close(l->ev.fd);
+		l->ev.fd = -1;
 	}
+}
+
+static void
+drain_start(struct worker *wk)
+{
+	wk->w.draining = 1;
+	wk->deadline = sl_loop_now(wk->w.loop) + 1000ull *
+	    wk->w.gen->img.hdr->globals.shutdown_timeout;
+	listeners_close(wk, 1);
+	sl_info("draining %zu connections", wk->w.nconns);
 }
 
 static void
@@ -70,47 +89,77 @@ signal_event(struct sl_ev *ev, uint32_t events)
 
 	(void)events;
 	while (read(ev->fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGQUIT && !wk->w.draining) {
-			wk->w.draining = 1;
-			wk->deadline = sl_loop_now(wk->w.loop) + 1000ull *
-			    wk->w.img.hdr->globals.shutdown_timeout;
-			listeners_close(wk);
-			sl_info("draining %zu connections", wk->w.nconns);
-		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+		if (si.ssi_signo == SIGQUIT && !wk->w.draining)
+			drain_start(wk);
+		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			wk->stop = 1;
 	}
 }
 
-static int
-setup_signals(struct worker *wk)
+/* ---- the channel with the master ---- */
+
+static void
+chan_reply(struct worker *wk, uint32_t type, uint64_t gen, const char *text)
 {
-	return sl_loop_signals(wk->w.loop, &wk->sig, signal_event, wk);
+	struct sl_chan_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.generation = gen;
+	if (text != NULL)
+		snprintf(m.text, sizeof(m.text), "%s", text);
+	if (sl_chan_send(wk->chan.fd, &m, NULL) == -1)
+		sl_warn("channel to the master: %s", strerror(errno));
 }
 
-static int
-setup_tls(struct worker *wk)
+/* An in-place reload: new connections get generation m->generation. */
+static void
+chan_swap(struct worker *wk, const struct sl_chan_msg *m, const int *fds)
 {
-	uint32_t n = sl_img_count(&wk->w.img, SL_SECT_INBOUNDS);
-	const char *err;
+	const char *err = "no image";
+	struct sl_wgen *g = NULL, *old = wk->w.gen;
 
-	wk->w.tls = calloc(n + 1, sizeof(*wk->w.tls));
-	if (wk->w.tls == NULL)
-		return -1;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct sl_img_inbound *in = SL_IMG_REC(&wk->w.img,
-		    SL_SECT_INBOUNDS, struct sl_img_inbound, i);
-
-		if (in->security != SL_IMG_SEC_TLS)
-			continue;
-		if ((wk->w.tls[i] = sl_tls_ctx_new(&wk->w.img, i, &err)) ==
-		    NULL) {
-			sl_error("inbound %s: %s", sl_img_str(&wk->w.img,
-			    in->tag), err);
-			return -1;
-		}
+	if (m->nfds >= 1)
+		g = sl_wgen_new(m->generation, fds[0],
+		    m->nfds > 1 ? fds[1] : -1, &err);
+	if (g == NULL) {
+		sl_error("generation %llu: %s; keeping generation %llu",
+		    (unsigned long long)m->generation, err,
+		    (unsigned long long)old->id);
+		chan_reply(wk, SL_CHAN_NACK, m->generation, err);
+		return;
 	}
-	return 0;
+	wk->w.gen = g;
+	sl_wgen_drop(old);
+	sl_log_level((int)g->img.hdr->globals.loglevel);
+	chan_reply(wk, SL_CHAN_ACK, g->id, NULL);
 }
+
+static void
+chan_event(struct sl_ev *ev, uint32_t events)
+{
+	struct worker *wk = ev->data;
+	struct sl_chan_msg m;
+	int fds[SL_CHAN_MAXFDS], rc;
+
+	(void)events;
+	while ((rc = sl_chan_recv(ev->fd, &m, fds)) == 1) {
+		if (m.type == SL_CHAN_SWAP)
+			chan_swap(wk, &m, fds);
+		for (uint32_t i = 0; i < m.nfds; i++)
+			close(fds[i]);
+	}
+	if (rc == -1) {
+		/* The master is gone (PDEATHSIG follows) or spoke nonsense:
+		 * stop listening to it rather than spin. */
+		sl_ev_set(wk->w.loop, ev, 0);
+		sl_loop_forget(wk->w.loop, ev);
+		close(ev->fd);
+		ev->fd = -1;
+	}
+}
+
+/* ---- setup ---- */
 
 static int
 setup_listeners(struct worker *wk, const struct sl_boot *b)
@@ -131,42 +180,30 @@ setup_listeners(struct worker *wk, const struct sl_boot *b)
 	return 0;
 }
 
-/* Balancers: this worker's state and, read-only, the observer's region
- * (without it balancers see no observation, not an error). */
 static int
-setup_balancing(struct worker *wk, const struct sl_boot *b, const char **err)
+setup_chan(struct worker *wk, const struct sl_boot *b)
 {
-	const char *oerr;
-
-	if (b->obs_fd >= 0 && sl_obs_map(b->obs_fd, 0, &wk->obs, &oerr) == -1)
-		sl_error("%s", oerr);
-	wk->w.obs = wk->obs.base != NULL ? &wk->obs : NULL;
-	return sl_balancer_state_init(&wk->w.bal, &wk->w.img, wk->w.rx, err);
+	sl_ev_init(&wk->chan, b->chan_fd, chan_event, wk);
+	if (b->chan_fd < 0)
+		return 0;
+	return sl_ev_set(wk->w.loop, &wk->chan, EPOLLIN);
 }
 
 static void
 teardown(struct worker *wk)
 {
-	uint32_t n = wk->w.img.base ? sl_img_count(&wk->w.img,
-	    SL_SECT_INBOUNDS) : 0;
-
-	listeners_close(wk);
+	listeners_close(wk, 0);
 	sl_conn_close_all(&wk->w);
 	free(wk->l);
-	if (wk->w.tls != NULL)
-		for (uint32_t i = 0; i < n; i++)
-			sl_tls_ctx_free(wk->w.tls[i]);
-	free(wk->w.tls);
 	if (wk->w.dns != NULL)
 		sl_dns_free(wk->w.dns);
 	if (wk->sig.fd >= 0)
 		close(wk->sig.fd);
+	if (wk->chan.fd >= 0)
+		close(wk->chan.fd);
 	if (wk->w.loop != NULL)
 		sl_loop_free(wk->w.loop);
-	sl_rxtab_free(wk->w.rx);
-	sl_balancer_state_free(&wk->w.bal);
-	sl_obs_unmap(&wk->obs);
-	sl_img_close(&wk->w.img);
+	sl_wgen_drop(wk->w.gen);
 }
 
 int
@@ -176,31 +213,32 @@ sl_worker_run(const struct sl_boot *b)
 	const char *err = NULL;
 
 	memset(&wk, 0, sizeof(wk));
-	wk.sig.fd = -1;
+	wk.sig.fd = wk.chan.fd = -1;
 	RAND_poll();	/* a fresh pool per forked worker */
-	if (sl_img_open(b->image_fd, &wk.w.img, &err) == -1) {
+	wk.w.cnt = b->cnt;
+	if ((wk.w.gen = sl_wgen_new(b->generation, b->image_fd, b->obs_fd,
+	    &err)) == NULL) {
 		sl_error("generation %llu: %s", (unsigned long long)
 		    b->generation, err);
 		return 2;
 	}
-	sl_log_level((int)wk.w.img.hdr->globals.loglevel);
-	/* Regexes are compiled once per process, from the image's text. */
-	if ((wk.w.rx = sl_rxtab_new(&wk.w.img, &err)) == NULL) {
-		sl_error("generation %llu: %s", (unsigned long long)
-		    b->generation, err);
-		sl_img_close(&wk.w.img);
-		return 2;
-	}
+	/* Mapped: an fd kept would pin this generation's memory after an
+	 * in-place reload has replaced it. */
+	close(b->image_fd);
+	if (b->obs_fd >= 0)
+		close(b->obs_fd);
+	sl_log_level((int)wk.w.gen->img.hdr->globals.loglevel);
 	if ((wk.w.loop = sl_loop_new()) == NULL ||
 	    (wk.w.dns = sl_dns_new(wk.w.loop, &err)) == NULL ||
-	    setup_signals(&wk) == -1 || setup_tls(&wk) == -1 ||
-	    setup_balancing(&wk, b, &err) == -1 ||
-	    setup_listeners(&wk, b) == -1) {
+	    sl_loop_signals(wk.w.loop, &wk.sig, signal_event, &wk) == -1 ||
+	    setup_chan(&wk, b) == -1 || setup_listeners(&wk, b) == -1) {
 		sl_error("worker setup failed: %s", err ? err :
 		    strerror(errno));
 		teardown(&wk);
 		return 2;
 	}
+	if (wk.chan.fd >= 0)
+		chan_reply(&wk, SL_CHAN_READY, b->generation, NULL);
 	while (!wk.stop) {
 		if (wk.w.draining && (wk.w.nconns == 0 ||
 		    sl_loop_now(wk.w.loop) >= wk.deadline))

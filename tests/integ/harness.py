@@ -800,6 +800,7 @@ class Daemon:
         self.access_log = os.path.join(self.dir, "access.log")
         self.error_log = os.path.join(self.dir, "error.log")
         self.workers = workers
+        self.cli_workers = True     # pass -w (it overrides sluice.workers)
         self.config = {
             "log": {"loglevel": "info", "access": self.access_log,
                     "error": self.error_log},
@@ -833,7 +834,8 @@ class Daemon:
             "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS",
                                             "print_stacktrace=1")})
         self.proc = Proc("sluiced-%s-%d" % (self.name, self.env.daemons),
-                         [SLUICED, "-f", "-c", self.conf, "-w", self.workers],
+                         [SLUICED, "-f", "-c", self.conf] +
+                         (["-w", self.workers] if self.cli_workers else []),
                          self.dir, env=env)
         for p in self.ports():
             wait_tcp(p, T(20), self.proc)

@@ -121,6 +121,11 @@ class ConfigCheck(unittest.TestCase):
                               "certificateFile", "/nonexistent/cert.pem"))
         self.assert_bad("nocert.json", cfg, "")
 
+    def test_unknown_user_refused(self):
+        cfg = self.mutate(lambda c: c.setdefault("sluice", {})
+                          .__setitem__("user", "no-such-user-sluice"))
+        self.assert_bad("user.json", cfg, "$.sluice.user")
+
     def test_sluicectl_check_good(self):
         self.assert_good("sluicectl")
 

@@ -1,0 +1,165 @@
+/*
+ * master_int: what the master's own modules share (not for the worker).
+ *
+ *   master.c  process setup, signals, the epoll loop, logs
+ *   gen.c     generations: build, compare, free
+ *   procs.c   the process table: fork, channel, reap, respawn, deadlines
+ *   reload.c  reloads, in place or with new workers, and their outcome
+ *   ctlsrv.c  the control socket and its clients
+ *   status.c  `sluicectl status` text and JSON
+ */
+#ifndef SL_MASTER_INT_H
+#define SL_MASTER_INT_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "master/conf.h"
+#include "master/listen.h"
+#include "master/master.h"
+#include "shm/boot.h"
+
+struct sl_cnt_region;
+struct sl_tickets;
+
+/* One configuration generation, as the master holds it. */
+struct gen {
+	uint64_t		 id;
+	uint64_t		 layout;	/* listener layout generation */
+	struct sl_conf		*cf;
+	int			 image_fd;
+	int			 workers;
+	struct sl_boot_listener	*lst;	/* workers * ninbounds, slot-major */
+	int			 obs_fd;	/* observation region or -1 */
+	int			 obs_ro_fd;	/* the same, read-only */
+	time_t			 loaded;
+};
+
+#define OBSERVER_SLOT	(-1)	/* the process table's entry for the observer */
+
+/* One child process (a worker or the observer). */
+struct proc {
+	pid_t		 pid;		/* 0 = entry free or waiting to respawn */
+	int		 slot;		/* OBSERVER_SLOT: the observer */
+	uint64_t	 gen;		/* generation it serves */
+	uint64_t	 layout;	/* listener layout it holds */
+	int		 exiting;	/* QUIT/TERM sent: not respawned */
+	int		 ready;		/* READY or ACK for gen received */
+	int		 folded;	/* counters added to the totals */
+	uint64_t	 swap_gen;	/* SWAP sent, no answer yet; 0 = none */
+	int		 chan;		/* master's end, -1 = none */
+	uint64_t	 started, respawn_at, kill_at;	/* ms, monotonic */
+	time_t		 started_wall;
+	int		 crashes;
+};
+
+/* Accepted connections of listeners, carried over worker lifetimes. */
+struct ltotal {
+	char		 key[80];	/* "listen|port" */
+	uint64_t	 accepted;
+};
+
+#define CTL_CLIENTS	16
+
+struct ctl_client {
+	int		 fd;		/* -1 = free */
+	char		 in[256];
+	size_t		 inlen;
+	char		*out;
+	size_t		 outlen, outoff;
+	int		 wait;		/* CTL_WAIT_* */
+};
+
+/* What a client waits for; MORE: the rest of an answer being written. */
+enum { CTL_WAIT_NONE, CTL_WAIT_MORE, CTL_WAIT_RELOAD, CTL_WAIT_STOP };
+
+/* A reload whose workers have not all answered yet. */
+struct pending {
+	uint64_t	 gen;		/* 0 = none */
+	uint64_t	 t0, deadline;	/* ms */
+	int		 in_place;
+};
+
+struct master {
+	const struct sl_master_opts *opts;
+	struct gen		 cur;
+	uint64_t		 layouts;	/* last layout id given */
+	struct proc		*p;
+	size_t			 np, capp;
+	struct sl_listen_set	 ls;
+	int			 sfd, ep, logp[2];
+	const char		*pid_file;
+	int			 stopping;	/* SIGTERM, SIGQUIT */
+	pid_t			 pid;
+	time_t			 started;
+	struct sl_cnt_region	*cnt;
+	struct sl_tickets	*tickets;
+	struct ltotal		*tot;
+	size_t			 ntot;
+	struct pending		 pend;
+	int			 ctl_fd;
+	char			*ctl_path;
+	struct ctl_client	 ctl[CTL_CLIENTS];
+	char			 logbuf[65536];
+	size_t			 loglen;
+};
+
+/* epoll data: the kind in the high half, an index in the low one. */
+enum { EV_SIGNAL = 1, EV_LOG, EV_CTL, EV_CLIENT, EV_CHAN };
+#define EV_DATA(kind, i)	(((uint64_t)(kind) << 32) | (uint32_t)(i))
+
+uint64_t	 master_now(void);
+void		 master_logs_open(struct master *);
+
+/* gen.c */
+int		 gen_build(struct master *, uint64_t id, struct gen *,
+		    struct sl_errors *);
+void		 gen_free(struct gen *);
+/* Same listening sockets, worker count and process settings: a reload
+ * can swap the image into the running workers. */
+int		 gen_same_layout(const struct gen *, const struct gen *);
+int		 gen_worker_count(const struct master *, const struct sl_conf *);
+
+/* procs.c */
+int		 procs_spawn(struct master *, int slot);
+void		 procs_start(struct master *);
+void		 procs_quit(struct proc *, int sig,
+		    uint64_t grace_ms);
+void		 procs_reap(struct master *);
+void		 procs_timers(struct master *);
+int		 procs_next_timeout(const struct master *);
+size_t		 procs_alive(const struct master *);
+void		 procs_chan_event(struct master *, size_t idx);
+int		 procs_swap(struct master *, struct proc *);
+/* Start a new worker on P's slot, then let P drain (P may move). */
+void		 procs_replace(struct master *, struct proc *, const char *why);
+struct sl_cnt_slot *procs_cnt(const struct master *, const struct proc *);
+const char	*procs_name(int slot, char *, size_t);
+
+/* reload.c */
+void		 reload_start(struct master *, struct ctl_client *);
+/* A worker answered or died: finish the reload if everyone has. */
+void		 reload_check(struct master *);
+void		 reload_timeout(struct master *);
+
+/* ctlsrv.c */
+int		 ctlsrv_open(struct master *, const char *path);
+void		 ctlsrv_close(struct master *);
+void		 ctlsrv_accept(struct master *);
+void		 ctlsrv_event(struct master *, size_t idx, uint32_t events);
+/* Queue text for C and, unless it waits for more, close after it. */
+void		 ctlsrv_reply(struct master *, struct ctl_client *,
+		    const char *text, int done);
+void		 ctlsrv_reply_all(struct master *, int wait, const char *text);
+void		 ctlsrv_close_client(struct master *, struct ctl_client *);
+
+/* status.c */
+char		*status_text(struct master *, int json);
+/* Add a dying or retired worker's accepted counts to the totals. */
+void		 status_fold(struct master *, struct proc *,
+		    const struct gen *);
+
+#endif
