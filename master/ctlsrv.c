@@ -75,9 +75,17 @@ ctlsrv_open(struct master *m, const char *path)
 void
 ctlsrv_close(struct master *m)
 {
-	for (int i = 0; i < CTL_CLIENTS; i++)
-		if (m->ctl[i].fd >= 0)
-			ctlsrv_close_client(m, &m->ctl[i]);
+	for (int i = 0; i < CTL_CLIENTS; i++) {
+		struct ctl_client *c = &m->ctl[i];
+
+		/* A client waiting for the stop sees EOF when the process
+		 * is gone: the kernel closes this fd at exit. */
+		if (c->fd >= 0 && c->wait == CTL_WAIT_STOP) {
+			free(c->out);
+			c->out = NULL;
+		} else if (c->fd >= 0)
+			ctlsrv_close_client(m, c);
+	}
 	if (m->ctl_fd >= 0) {
 		close(m->ctl_fd);
 		m->ctl_fd = -1;
@@ -174,6 +182,18 @@ ctlsrv_reply_all(struct master *m, int wait, const char *text)
 	for (int i = 0; i < CTL_CLIENTS; i++)
 		if (m->ctl[i].fd >= 0 && m->ctl[i].wait == wait)
 			ctlsrv_reply(m, &m->ctl[i], text, 1);
+}
+
+void
+ctlsrv_stopped(struct master *m)
+{
+	static const char msg[] = "stopped\n";
+
+	for (int i = 0; i < CTL_CLIENTS; i++)
+		if (m->ctl[i].fd >= 0 && m->ctl[i].wait == CTL_WAIT_STOP &&
+		    send(m->ctl[i].fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL) ==
+		    -1)
+			sl_warn("control client: %s", strerror(errno));
 }
 
 static void

@@ -183,16 +183,28 @@ setup_loop(struct master *m)
 	return epoll_ctl(m->ep, EPOLL_CTL_ADD, m->logp[0], &ev);
 }
 
+/*
+ * Into the background.  The parent waits until the daemon says it is
+ * serving (daemon_ready), so that `sluiced` returns only then and an init
+ * system finds the pid file: exit 0, or 1 if the daemon died first.
+ */
 static int
-daemonize(void)
+daemonize(struct master *m)
 {
-	pid_t pid = fork();
-	int fd;
+	int p[2], fd;
+	char c = 0;
+	pid_t pid;
 
-	if (pid == -1)
+	if (pipe2(p, O_CLOEXEC) == -1 || (pid = fork()) == -1)
 		return -1;
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		close(p[1]);
+		while (read(p[0], &c, 1) == -1 && errno == EINTR)
+			;
+		_exit(c == '1' ? 0 : 1);
+	}
+	close(p[0]);
+	m->ready_fd = p[1];
 	setsid();
 	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(fd, 0);
@@ -202,6 +214,18 @@ daemonize(void)
 			close(fd);
 	}
 	return 0;
+}
+
+static void
+daemon_ready(struct master *m)
+{
+	if (m->ready_fd >= 0) {
+		if (write(m->ready_fd, "1", 1) != 1)
+			sl_warn("cannot tell the starting process: %s",
+			    strerror(errno));
+		close(m->ready_fd);
+		m->ready_fd = -1;
+	}
 }
 
 static int
@@ -286,7 +310,6 @@ master_start(struct master *m)
 static void
 master_free(struct master *m)
 {
-	ctlsrv_reply_all(m, CTL_WAIT_STOP, "stopped\n");
 	ctlsrv_close(m);
 	sl_listen_close_all(&m->ls);
 	gen_free(&m->cur);
@@ -310,18 +333,20 @@ sl_master_run(const struct sl_master_opts *opts)
 
 	memset(&m, 0, sizeof(m));
 	m.opts = opts;
-	m.logp[0] = m.logp[1] = m.ctl_fd = -1;
+	m.logp[0] = m.logp[1] = m.ctl_fd = m.ready_fd = -1;
 	for (int i = 0; i < CTL_CLIENTS; i++)
 		m.ctl[i].fd = -1;
 	sl_log_ident("master");
+	if (master_start(&m) == -1)
+		return 1;
+	/* The signalfd must be made by the process that reads it: a
+	 * signalfd wakes epoll only for its creator's signals. */
+	if (!opts->foreground && daemonize(&m) == -1)
+		return 1;
 	if (setup_loop(&m) == -1) {
 		sl_error("master setup: %s", strerror(errno));
 		return 1;
 	}
-	if (master_start(&m) == -1)
-		return 1;
-	if (!opts->foreground && daemonize() == -1)
-		return 1;
 	m.pid = getpid();
 	m.started = time(NULL);
 	master_logs_open(&m);
@@ -336,9 +361,11 @@ sl_master_run(const struct sl_master_opts *opts)
 	sl_warn("sluiced started: generation 1, %d workers, %zu inbounds",
 	    m.cur.workers, m.cur.cf->ninbounds);
 	procs_start(&m);
+	daemon_ready(&m);
 	loop(&m);
 	unlink(m.pid_file);
 	sl_warn("sluiced stopped");
+	ctlsrv_stopped(&m);
 	master_free(&m);
 	return 0;
 }

@@ -91,6 +91,7 @@ struct master {
 	size_t			 np, capp;
 	struct sl_listen_set	 ls;
 	int			 sfd, ep, logp[2];
+	int			 ready_fd;	/* to the waiting parent, or -1 */
 	const char		*pid_file;
 	int			 stopping;	/* SIGTERM, SIGQUIT */
 	pid_t			 pid;
@@ -155,6 +156,8 @@ void		 ctlsrv_reply(struct master *, struct ctl_client *,
 		    const char *text, int done);
 void		 ctlsrv_reply_all(struct master *, int wait, const char *text);
 void		 ctlsrv_close_client(struct master *, struct ctl_client *);
+/* Tell the clients waiting for a stop; they see EOF at the exit. */
+void		 ctlsrv_stopped(struct master *);
 
 /* status.c */
 char		*status_text(struct master *, int json);

@@ -86,6 +86,8 @@ child_enter(struct master *m, struct proc *self)
 	close(m->sfd);
 	close(m->ep);
 	close(m->logp[0]);
+	if (m->ready_fd >= 0)
+		close(m->ready_fd);
 	for (size_t i = 0; i < m->np; i++)
 		if (m->p[i].chan >= 0 && &m->p[i] != self)
 			close(m->p[i].chan);
