@@ -33,6 +33,7 @@
 #include "shm/image.h"
 #include "shm/log.h"
 #include "shm/observe.h"
+#include "shm/tickets.h"
 
 #define DEFAULT_LOG_DIR	"/var/log/sluice"
 
@@ -69,6 +70,7 @@ struct master {
 	uint64_t		 stop_deadline;
 	char			 logbuf[65536];
 	size_t			 loglen;
+	struct sl_tickets	*tickets;	/* TLS ticket keys, for life */
 };
 
 static uint64_t
@@ -308,6 +310,7 @@ worker_child(struct master *m, int slot)
 		.listeners = m->cur.lst + (size_t)slot * nin,
 		.nlisteners = nin,
 		.obs_fd = m->cur.obs_ro_fd,
+		.tickets = m->tickets,
 	};
 
 	/* Only this slot's sockets: a draining worker must not keep the
@@ -317,6 +320,7 @@ worker_child(struct master *m, int slot)
 			close(m->ls.socks[i].fd);
 	if (m->cur.obs_fd >= 0)		/* workers only read it */
 		close(m->cur.obs_fd);
+	sl_tickets_readonly(m->tickets);	/* this too */
 	child_enter(m, slot);
 	/* exit, not _exit: under LeakSanitizer a worker is checked too. */
 	exit(sl_worker_run(&boot));
@@ -338,6 +342,7 @@ observer_child(struct master *m)
 	for (size_t i = 0; i < m->ls.n; i++)	/* it serves no client */
 		close(m->ls.socks[i].fd);
 	close(m->cur.obs_ro_fd);
+	sl_tickets_free(m->tickets);	/* it terminates no TLS */
 	child_enter(m, OBSERVER_SLOT);
 	exit(sl_observer_run(&boot));
 }
@@ -500,6 +505,8 @@ next_timeout(const struct master *m)
 			next = m->w[i].respawn_at;
 	if (m->stopping && m->stop_deadline < next)
 		next = m->stop_deadline;
+	if (sl_tickets_due(m->tickets) < next)
+		next = sl_tickets_due(m->tickets);
 	if (next == UINT64_MAX)
 		return -1;
 	return next <= now ? 0 : (int)(next - now);
@@ -658,6 +665,10 @@ loop(struct master *m)
 		}
 		if (!m->stopping)
 			workers_respawn_due(m);
+		/* A new TLS ticket key every 12 h; workers read it. */
+		if (sl_tickets_rotate_due(m->tickets, now_ms()) == -1)
+			sl_error("TLS ticket keys: no random bytes; the "
+			    "current key stays");
 	}
 	logs_drain(m);
 }
@@ -666,6 +677,7 @@ int
 sl_master_run(const struct sl_master_opts *opts)
 {
 	struct master m;
+	const char *err = NULL;
 
 	memset(&m, 0, sizeof(m));
 	m.opts = opts;
@@ -673,6 +685,11 @@ sl_master_run(const struct sl_master_opts *opts)
 	sl_log_ident("master");
 	if (setup_loop(&m) == -1) {
 		sl_error("master setup: %s", strerror(errno));
+		return 1;
+	}
+	/* Before any fork: every child inherits this one mapping. */
+	if ((m.tickets = sl_tickets_create(now_ms(), &err)) == NULL) {
+		sl_error("%s", err);
 		return 1;
 	}
 	if (gen_build(&m, 1, &m.cur) == -1)
@@ -692,6 +709,7 @@ sl_master_run(const struct sl_master_opts *opts)
 	sl_warn("sluiced stopped");
 	sl_listen_close_all(&m.ls);
 	gen_free(&m.cur);
+	sl_tickets_free(m.tickets);
 	free(m.w);
 	close(m.ep);
 	close(m.sfd);

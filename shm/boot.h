@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sl_tickets;
+
 struct sl_boot_listener {
 	int		 fd;		/* SO_REUSEPORT socket of this slot */
 	uint32_t	 inbound;	/* index into the image's INBOUNDS */
@@ -27,6 +29,9 @@ struct sl_boot {
 	/* The generation's observation region (shm/observe.h), -1 = none:
 	 * a read-only fd for workers, the read-write one for the observer. */
 	int		 obs_fd;
+	/* TLS ticket keys (shm/tickets.h): the master's mapping, inherited
+	 * at the same address by every child, read-only in workers. */
+	const struct sl_tickets *tickets;
 };
 
 /* Runs the worker's event loop; returns the process exit status.

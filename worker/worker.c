@@ -88,7 +88,7 @@ setup_signals(struct worker *wk)
 }
 
 static int
-setup_tls(struct worker *wk)
+setup_tls(struct worker *wk, const struct sl_boot *b)
 {
 	uint32_t n = sl_img_count(&wk->w.img, SL_SECT_INBOUNDS);
 	const char *err;
@@ -102,8 +102,8 @@ setup_tls(struct worker *wk)
 
 		if (in->security != SL_IMG_SEC_TLS)
 			continue;
-		if ((wk->w.tls[i] = sl_tls_ctx_new(&wk->w.img, i, &err)) ==
-		    NULL) {
+		if ((wk->w.tls[i] = sl_tls_ctx_new(&wk->w.img, i, b->tickets,
+		    &err)) == NULL) {
 			sl_error("inbound %s: %s", sl_img_str(&wk->w.img,
 			    in->tag), err);
 			return -1;
@@ -193,7 +193,7 @@ sl_worker_run(const struct sl_boot *b)
 	}
 	if ((wk.w.loop = sl_loop_new()) == NULL ||
 	    (wk.w.dns = sl_dns_new(wk.w.loop, &err)) == NULL ||
-	    setup_signals(&wk) == -1 || setup_tls(&wk) == -1 ||
+	    setup_signals(&wk) == -1 || setup_tls(&wk, b) == -1 ||
 	    setup_balancing(&wk, b, &err) == -1 ||
 	    setup_listeners(&wk, b) == -1) {
 		sl_error("worker setup failed: %s", err ? err :
