@@ -22,6 +22,7 @@
 #include "master/master_int.h"
 #include "shm/counters.h"
 #include "shm/log.h"
+#include "shm/tickets.h"
 
 #define DEFAULT_LOG_DIR	"/var/log/sluice"
 
@@ -281,6 +282,10 @@ loop(struct master *m)
 			dispatch(m, &evs[i]);
 		procs_timers(m);
 		reload_timeout(m);
+		/* A new TLS ticket key every 12 h; workers read it. */
+		if (sl_tickets_rotate_due(m->tickets, master_now()) == -1)
+			sl_error("TLS ticket keys: no random bytes; the "
+			    "current key stays");
 	}
 	logs_drain(m);
 }
@@ -291,6 +296,7 @@ master_start(struct master *m)
 {
 	struct sl_errors errs;
 	char *line, *save = NULL;
+	const char *err = NULL;
 	int rc;
 
 	sl_errors_init(&errs);
@@ -302,6 +308,11 @@ master_start(struct master *m)
 	if (rc == -1)
 		return -1;
 	m->cur.layout = m->layouts = 1;
+	/* Before any fork: every child inherits this one mapping. */
+	if ((m->tickets = sl_tickets_create(master_now(), &err)) == NULL) {
+		sl_error("%s", err);
+		return -1;
+	}
 	if ((m->cnt = sl_cnt_create()) == NULL)
 		sl_warn("no counters region: %s", strerror(errno));
 	return 0;
@@ -319,6 +330,7 @@ master_free(struct master *m)
 	free(m->p);
 	free(m->tot);
 	sl_cnt_destroy(m->cnt);
+	sl_tickets_free(m->tickets);
 	close(m->ep);
 	close(m->sfd);
 	close(m->logp[0]);

@@ -26,6 +26,7 @@
 #include "shm/counters.h"
 #include "shm/log.h"
 #include "shm/observe.h"
+#include "shm/tickets.h"
 
 /* Back-off after a crash: 0, then 200 ms doubling to 6.4 s; a worker that
  * lived this long is forgiven. */
@@ -124,6 +125,7 @@ worker_child(struct master *m, struct proc *self, int chan)
 		.obs_fd = m->cur.obs_ro_fd,
 		.chan_fd = chan,
 		.cnt = procs_cnt(m, self),
+		.tickets = m->tickets,
 	};
 
 	/* Only this slot's sockets: a draining worker must not keep the
@@ -133,6 +135,7 @@ worker_child(struct master *m, struct proc *self, int chan)
 			close(m->ls.socks[i].fd);
 	if (m->cur.obs_fd >= 0)		/* workers only read it */
 		close(m->cur.obs_fd);
+	sl_tickets_readonly(m->tickets);	/* this too */
 	self->chan = -1;
 	child_enter(m, self);
 	/* exit, not _exit: under LeakSanitizer a worker is checked too. */
@@ -155,6 +158,8 @@ observer_child(struct master *m, struct proc *self)
 	for (size_t i = 0; i < m->ls.n; i++)	/* it serves no client */
 		close(m->ls.socks[i].fd);
 	close(m->cur.obs_ro_fd);
+	sl_tickets_free(m->tickets);	/* it terminates no TLS */
+	m->tickets = NULL;
 	child_enter(m, self);
 	exit(sl_observer_run(&boot));
 }
@@ -377,6 +382,8 @@ procs_next_timeout(const struct master *m)
 	}
 	if (m->pend.gen != 0 && m->pend.deadline < next)
 		next = m->pend.deadline;
+	if (sl_tickets_due(m->tickets) < next)
+		next = sl_tickets_due(m->tickets);
 	if (next == UINT64_MAX)
 		return -1;
 	return next <= now ? 0 : (int)(next - now);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 struct sl_cnt_slot;
+struct sl_tickets;
 
 struct sl_boot_listener {
 	int		 fd;		/* SO_REUSEPORT socket of this slot */
@@ -33,6 +34,9 @@ struct sl_boot {
 	 * slot of the counters region (shm/counters.h; NULL = none). */
 	int		 chan_fd;
 	struct sl_cnt_slot *cnt;
+	/* TLS ticket keys (shm/tickets.h): the master's mapping, inherited
+	 * at the same address by every child, read-only in workers. */
+	const struct sl_tickets *tickets;
 };
 
 /* Runs the worker's event loop; returns the process exit status.

@@ -1,13 +1,20 @@
-/* tls: SSL_CTX per certificate of an inbound, SNI and ALPN callbacks. */
+/*
+ * tls: SSL_CTX per certificate of an inbound, SNI, ALPN and session
+ * ticket callbacks.
+ */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "shm/log.h"
+#include "shm/tickets.h"
 #include "worker/tls.h"
 
 struct sl_tls_ctx {
@@ -18,6 +25,10 @@ struct sl_tls_ctx {
 	size_t		 alpn_len;
 	int		 reject_unknown_sni;
 	const char	*server_name;	/* also accepted under rejectUnknownSni */
+	const struct sl_tickets *tickets;	/* NULL: no session tickets */
+	/* Sessions resume only on the inbound that made them, and only
+	 * while its certificates are the same. */
+	uint8_t		 sid_ctx[SSL_MAX_SID_CTX_LENGTH];
 };
 
 static int
@@ -91,6 +102,106 @@ sni_cb(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/*
+ * Session tickets under the master's keys (shm/tickets.h), in OpenSSL's
+ * own format (key name, IV, AES-256-CBC, HMAC-SHA256), so that any worker
+ * of any generation reads a ticket another one issued.  Encrypt with the
+ * current key; decrypt with the key the ticket names, asking for a new
+ * ticket (2) when that key is no longer the current one, and after every
+ * TLS 1.3 resumption: clients use a 1.3 ticket once (RFC 8446 C.4) and
+ * OpenSSL sends a new one only when asked (Go's server always sends one).
+ * An unknown name (another master, or a key rotated out) means a full
+ * handshake (0); so does any failure here, and encrypting goes without a
+ * ticket: 0 is never fatal to the connection.
+ */
+static int
+ticket_cb(SSL *ssl, unsigned char name[SL_TICKET_NAME_LEN],
+    unsigned char iv[EVP_MAX_IV_LENGTH], EVP_CIPHER_CTX *cctx,
+    EVP_MAC_CTX *hctx, int enc)
+{
+	static char digest[] = "SHA256";
+	const struct sl_tls_ctx *t =
+	    SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	const EVP_CIPHER *aes = EVP_aes_256_cbc();
+	struct sl_ticket_key k;
+	OSSL_PARAM params[3];
+	int age, rc = 0;
+
+	if (enc) {
+		if (sl_tickets_current(t->tickets, &k) == -1)
+			return 0;
+		age = 0;
+		memcpy(name, k.name, sizeof(k.name));
+		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(aes)) != 1)
+			goto out;
+	} else if ((age = sl_tickets_find(t->tickets, name, &k)) == -1)
+		return 0;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    digest, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+	    k.hmac, sizeof(k.hmac));
+	params[2] = OSSL_PARAM_construct_end();
+	if (EVP_CipherInit_ex(cctx, aes, NULL, k.aes, iv, enc) != 1 ||
+	    EVP_MAC_CTX_set_params(hctx, params) != 1)
+		goto out;
+	rc = age == 0 && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
+out:
+	if (rc == 0)	/* a stale error would fail this connection's I/O */
+		ERR_clear_error();
+	explicit_bzero(&k, sizeof(k));
+	return rc;
+}
+
+/* One string of the image into the digest, length first. */
+static int
+digest_str(EVP_MD_CTX *md, const struct sl_img *img, struct sl_str s)
+{
+	return EVP_DigestUpdate(md, &s.len, sizeof(s.len)) == 1 &&
+	    EVP_DigestUpdate(md, sl_img_str(img, s), s.len) == 1;
+}
+
+/* The session id context: SHA-256 of the inbound's tag and certificates
+ * (nginx hashes its server's certificates the same way). */
+static int
+sid_ctx_make(struct sl_tls_ctx *t, const struct sl_img *img,
+    const struct sl_img_inbound *in)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int len = 0;
+	int ok;
+
+	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    digest_str(md, img, in->tag);
+	for (uint32_t i = 0; ok && i < in->certs_count; i++)
+		ok = digest_str(md, img, SL_IMG_REC(img, SL_SECT_CERTS,
+		    struct sl_img_cert, in->certs_first + i)->cert_pem);
+	ok = ok && EVP_DigestFinal_ex(md, t->sid_ctx, &len) == 1 &&
+	    len == sizeof(t->sid_ctx);
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : -1;
+}
+
+/* Tickets only with the master's keys: without them (tests, tools) send
+ * none rather than tickets only this process could read. */
+static int
+ctx_tickets(struct sl_tls_ctx *t, SSL_CTX *ctx)
+{
+	if (t->tickets == NULL) {
+		SSL_CTX_set_num_tickets(ctx, 0);
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		return 0;
+	}
+	/* One TLS 1.3 ticket per handshake, as Go's server sends. */
+	SSL_CTX_set_num_tickets(ctx, 1);
+	SSL_CTX_set_timeout(ctx, SL_TICKETS_LIFETIME_S);
+	SSL_CTX_set_app_data(ctx, t);
+	if (SSL_CTX_set_session_id_context(ctx, t->sid_ctx,
+	    sizeof(t->sid_ctx)) != 1 ||
+	    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1)
+		return -1;
+	return 0;
+}
+
 static SSL_CTX *
 ctx_make(struct sl_tls_ctx *t, const struct sl_img_inbound *in,
     const char *cert, size_t clen, const char *key, size_t klen, X509 **leaf)
@@ -120,13 +231,12 @@ ctx_make(struct sl_tls_ctx *t, const struct sl_img_inbound *in,
 		SSL_CTX_set_min_proto_version(ctx, in->tls_min);
 	if (in->tls_max)
 		SSL_CTX_set_max_proto_version(ctx, in->tls_max);
-	/* Tickets need keys shared by every worker (master-made); until then
-	 * send none rather than tickets only this worker can read. */
-	SSL_CTX_set_num_tickets(ctx, 0);
+	if (ctx_tickets(t, ctx) == -1)
+		goto out;
 	/* A client that half-closes with a bare FIN (no close_notify) has
 	 * ended its direction, not broken the connection: read it as EOF
 	 * instead of a fatal error (which would also send it an alert). */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
@@ -149,11 +259,13 @@ out:
 }
 
 struct sl_tls_ctx *
-sl_tls_ctx_new(const struct sl_img *img, uint32_t inbound, const char **err)
+sl_tls_ctx_new(const struct sl_img *img, uint32_t inbound,
+    const struct sl_tickets *tickets, const char **err)
 {
 	const struct sl_img_inbound *in =
 	    SL_IMG_REC(img, SL_SECT_INBOUNDS, struct sl_img_inbound, inbound);
 	struct sl_tls_ctx *t = calloc(1, sizeof(*t));
+	const char *why = "cannot load certificate";
 
 	if (t == NULL || in->certs_count == 0) {
 		*err = "no certificate";
@@ -166,8 +278,13 @@ sl_tls_ctx_new(const struct sl_img *img, uint32_t inbound, const char **err)
 	t->alpn_len = in->alpn_wire.len;
 	t->reject_unknown_sni = in->reject_unknown_sni;
 	t->server_name = sl_img_str(img, in->server_name);
+	t->tickets = tickets;
 	if (t->ctx == NULL || t->leaf == NULL)
 		goto fail;
+	if (tickets != NULL && sid_ctx_make(t, img, in) == -1) {
+		why = "cannot hash the certificates";
+		goto fail;
+	}
 	for (uint32_t i = 0; i < in->certs_count; i++) {
 		const struct sl_img_cert *ce = SL_IMG_REC(img, SL_SECT_CERTS,
 		    struct sl_img_cert, in->certs_first + i);
@@ -181,7 +298,7 @@ sl_tls_ctx_new(const struct sl_img *img, uint32_t inbound, const char **err)
 	}
 	return t;
 fail:
-	*err = "cannot load certificate";
+	*err = why;
 	ERR_clear_error();
 	sl_tls_ctx_free(t);
 	return NULL;

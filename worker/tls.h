@@ -4,7 +4,8 @@
  * Owns the SSL_CTX objects of an inbound (one per certificate), the choice
  * of certificate by SNI, rejectUnknownSni, the TLS version bounds and the
  * ALPN choice, which follows Go's crypto/tls so that fallbacks see the
- * same "alpn" value Xray would.
+ * same "alpn" value Xray would, and session tickets under the master's
+ * shared keys (shm/tickets.h).
  */
 #ifndef SL_WORKER_TLS_H
 #define SL_WORKER_TLS_H
@@ -14,9 +15,12 @@
 #include "shm/image.h"
 
 struct sl_tls_ctx;
+struct sl_tickets;
 
+/* TICKETS: the master's ticket keys (must outlive the contexts); NULL
+ * turns session tickets off. */
 struct sl_tls_ctx *sl_tls_ctx_new(const struct sl_img *, uint32_t inbound,
-		    const char **err);
+		    const struct sl_tickets *tickets, const char **err);
 void		 sl_tls_ctx_free(struct sl_tls_ctx *);
 SSL		*sl_tls_new(struct sl_tls_ctx *, int fd);
 

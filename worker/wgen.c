@@ -22,7 +22,8 @@ wgen_free(struct sl_wgen *g)
 }
 
 static int
-wgen_tls(struct sl_wgen *g, const char **err)
+wgen_tls(struct sl_wgen *g, const struct sl_tickets *tickets,
+    const char **err)
 {
 	uint32_t n = sl_img_count(&g->img, SL_SECT_INBOUNDS);
 
@@ -36,14 +37,16 @@ wgen_tls(struct sl_wgen *g, const char **err)
 		    SL_SECT_INBOUNDS, struct sl_img_inbound, i);
 
 		if (in->security == SL_IMG_SEC_TLS &&
-		    (g->tls[i] = sl_tls_ctx_new(&g->img, i, err)) == NULL)
+		    (g->tls[i] = sl_tls_ctx_new(&g->img, i, tickets, err)) ==
+		    NULL)
 			return -1;
 	}
 	return 0;
 }
 
 struct sl_wgen *
-sl_wgen_new(uint64_t id, int image_fd, int obs_fd, const char **err)
+sl_wgen_new(uint64_t id, int image_fd, int obs_fd,
+    const struct sl_tickets *tickets, const char **err)
 {
 	struct sl_wgen *g = calloc(1, sizeof(*g));
 	const char *oerr;
@@ -67,7 +70,7 @@ sl_wgen_new(uint64_t id, int image_fd, int obs_fd, const char **err)
 		sl_error("%s", oerr);
 	g->obs = g->obs_map.base != NULL ? &g->obs_map : NULL;
 	if (sl_balancer_state_init(&g->bal, &g->img, g->rx, err) == -1 ||
-	    wgen_tls(g, err) == -1)
+	    wgen_tls(g, tickets, err) == -1)
 		goto fail;
 	return g;
 fail:

@@ -18,6 +18,7 @@
 #include "shm/observe.h"
 
 struct sl_rxtab;
+struct sl_tickets;
 struct sl_tls_ctx;
 
 struct sl_wgen {
@@ -34,11 +35,12 @@ struct sl_wgen {
 
 /*
  * Map the sealed image IMAGE_FD and build what depends on it; OBS_FD is
- * the generation's observation region or -1.  The fds stay the caller's.
- * Returns a generation with one reference, or NULL with *err set.
+ * the generation's observation region or -1, TICKETS the master's TLS
+ * ticket keys or NULL.  The fds stay the caller's.  Returns a generation
+ * with one reference, or NULL with *err set.
  */
 struct sl_wgen	*sl_wgen_new(uint64_t id, int image_fd, int obs_fd,
-		    const char **err);
+		    const struct sl_tickets *tickets, const char **err);
 void		 sl_wgen_hold(struct sl_wgen *);
 /* Drop a reference; the last one frees the generation. */
 void		 sl_wgen_drop(struct sl_wgen *);

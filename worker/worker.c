@@ -42,6 +42,7 @@ struct worker {
 	struct sl_ev	 sig, chan;
 	int		 stop;
 	uint64_t	 deadline;
+	const struct sl_tickets *tickets;	/* for every generation */
 };
 
 static void
@@ -121,7 +122,7 @@ chan_swap(struct worker *wk, const struct sl_chan_msg *m, const int *fds)
 
 	if (m->nfds >= 1)
 		g = sl_wgen_new(m->generation, fds[0],
-		    m->nfds > 1 ? fds[1] : -1, &err);
+		    m->nfds > 1 ? fds[1] : -1, wk->tickets, &err);
 	if (g == NULL) {
 		sl_error("generation %llu: %s; keeping generation %llu",
 		    (unsigned long long)m->generation, err,
@@ -216,8 +217,9 @@ sl_worker_run(const struct sl_boot *b)
 	wk.sig.fd = wk.chan.fd = -1;
 	RAND_poll();	/* a fresh pool per forked worker */
 	wk.w.cnt = b->cnt;
+	wk.tickets = b->tickets;
 	if ((wk.w.gen = sl_wgen_new(b->generation, b->image_fd, b->obs_fd,
-	    &err)) == NULL) {
+	    wk.tickets, &err)) == NULL) {
 		sl_error("generation %llu: %s", (unsigned long long)
 		    b->generation, err);
 		return 2;
