@@ -5,13 +5,18 @@
 #   make bench-route  routing lookup speed and memory on the real geodata
 #   make test       install test packages, build, run every suite
 #   make run        install packages, build, start the demo in the foreground
-#   make install    DESTDIR, PREFIX
+#   make install    DESTDIR, PREFIX (see the install target)
+#   make uninstall  the same variables
 
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+# systemd and sysctl(8) (procps and systemd-sysctl) both search
+# /usr/local/lib as well as /usr/lib.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCTLDIR ?= $(PREFIX)/lib/sysctl.d
 
 CC      ?= cc
 PKGS    := libconfig json-c libcares openssl libpcre2-8 libprotobuf-c
@@ -43,7 +48,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 UNIT_HLP := $(B)/obj/tests/unit/helpers.o
 
 .DELETE_ON_ERROR:
-.PHONY: all unit bench-route test run install clean lint deps deps-test
+.PHONY: all unit bench-route test run install uninstall clean lint deps \
+	deps-test
 
 all: $(B)/sluiced $(B)/sluicectl
 
@@ -116,16 +122,67 @@ test: deps-test
 run: deps all
 	sh scripts/demo.sh
 
+# FHS paths (DESIGN.md §1).  Paths in the init script, the unit and the
+# defaults file follow SBINDIR and SYSCONFDIR.  The configuration and
+# /etc/default/sluiced are installed only when absent.  Logs and state are
+# the master's (root); workers never write there.  With an empty DESTDIR
+# this is a real install: it also creates the system user and group
+# "sluice" (sluice.user in the installed configuration) when missing,
+# sets the log directory's group to adm, applies the sysctl setting and
+# tells systemd about the unit.  Nothing is enabled or started.
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	    -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+ETC   = $(DESTDIR)$(SYSCONFDIR)
+
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(SYSCONFDIR)/sluice
-	install -m 755 build/sluiced $(DESTDIR)$(SBINDIR)/sluiced
-	install -m 755 build/sluicectl $(DESTDIR)$(BINDIR)/sluicectl
+	    $(ETC)/sluice $(ETC)/init.d $(ETC)/default $(ETC)/logrotate.d \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCTLDIR)
+	install -d -m 750 $(DESTDIR)/var/log/sluice $(DESTDIR)/var/lib/sluice
+	install -m 755 $(B)/sluiced $(DESTDIR)$(SBINDIR)/sluiced
+	install -m 755 $(B)/sluicectl $(DESTDIR)$(BINDIR)/sluicectl
 	install -m 644 man/sluiced.8 man/sluicectl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/sluice.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	[ -e $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf ] || \
-	    install -m 644 etc/sluice.conf $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf
+	$(SUBST) scripts/sluiced.init > $(ETC)/init.d/sluiced
+	chmod 755 $(ETC)/init.d/sluiced
+	$(SUBST) scripts/sluiced.service > $(DESTDIR)$(UNITDIR)/sluiced.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/sluiced.service
+	install -m 644 scripts/sluiced.logrotate $(ETC)/logrotate.d/sluiced
+	install -m 644 scripts/60-sluice.sysctl.conf \
+	    $(DESTDIR)$(SYSCTLDIR)/60-sluice.conf
+	[ -e $(ETC)/default/sluiced ] || { \
+	    $(SUBST) scripts/sluiced.default > $(ETC)/default/sluiced && \
+	    chmod 644 $(ETC)/default/sluiced; }
+	[ -e $(ETC)/sluice/sluice.conf ] || \
+	    install -m 640 etc/sluice.conf $(ETC)/sluice/sluice.conf
+	@if [ -z "$(DESTDIR)" ]; then \
+	    if ! getent group sluice > /dev/null; then \
+	        echo "install: adding system group sluice"; \
+	        groupadd --system sluice || exit 1; \
+	    fi; \
+	    if ! getent passwd sluice > /dev/null; then \
+	        echo "install: adding system user sluice"; \
+	        useradd --system --gid sluice --no-create-home \
+	            --home-dir /nonexistent --shell /usr/sbin/nologin \
+	            --comment "sluice workers" sluice || exit 1; \
+	    fi; \
+	    ! getent group adm > /dev/null || chgrp adm /var/log/sluice; \
+	    sysctl -q -p $(SYSCTLDIR)/60-sluice.conf || \
+	        echo "install: could not apply $(SYSCTLDIR)/60-sluice.conf"; \
+	    [ ! -d /run/systemd/system ] || systemctl daemon-reload; \
+	fi
+
+# Leaves the configuration, /etc/default/sluiced, logs, state and the
+# sluice user alone.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/sluiced $(DESTDIR)$(BINDIR)/sluicectl \
+	    $(DESTDIR)$(MANDIR)/man8/sluiced.8 \
+	    $(DESTDIR)$(MANDIR)/man8/sluicectl.8 \
+	    $(DESTDIR)$(MANDIR)/man5/sluice.conf.5 \
+	    $(ETC)/init.d/sluiced $(ETC)/logrotate.d/sluiced \
+	    $(DESTDIR)$(UNITDIR)/sluiced.service \
+	    $(DESTDIR)$(SYSCTLDIR)/60-sluice.conf
 
 lint:
 	mandoc -Tlint -Wwarning man/*.[58]

@@ -6,8 +6,10 @@ set -e
 BUILD="build-essential pkg-config libssl-dev libconfig-dev libjson-c-dev libc-ares-dev openssl
        libpcre2-dev libprotobuf-c-dev protobuf-c-compiler"
 RUN="nginx python3 curl"
+# systemd (systemd-analyze verify), logrotate and sysvinit-utils (LSB init
+# functions) for tests/integ/test_ops.py.
 TEST="libcmocka-dev clang llvm valgrind v2ray trojan nginx libnginx-mod-stream haproxy curl socat
-      python3 iproute2 procps psmisc mandoc"
+      python3 iproute2 procps psmisc mandoc systemd logrotate sysvinit-utils"
 want="$BUILD $RUN"
 [ "$1" = "--test" ] && want="$BUILD $TEST"
 missing=""
