@@ -20,20 +20,12 @@
 #include <unistd.h>
 
 #include "master/master_int.h"
+#include "shm/clock.h"
 #include "shm/counters.h"
 #include "shm/log.h"
 #include "shm/tickets.h"
 
 #define DEFAULT_LOG_DIR	"/var/log/sluice"
-
-uint64_t
-master_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- logs ---- */
 
@@ -119,7 +111,7 @@ stop(struct master *m, int sig)
 
 		/* TERM after QUIT: the deadline becomes the short one. */
 		if (p->exiting && sig == SIGTERM)
-			p->kill_at = master_now() + grace;
+			p->kill_at = sl_clock_ms() + grace;
 		procs_quit(p, s, grace);
 	}
 }
@@ -283,7 +275,7 @@ loop(struct master *m)
 		procs_timers(m);
 		reload_timeout(m);
 		/* A new TLS ticket key every 12 h; workers read it. */
-		if (sl_tickets_rotate_due(m->tickets, master_now()) == -1)
+		if (sl_tickets_rotate_due(m->tickets, sl_clock_ms()) == -1)
 			sl_error("TLS ticket keys: no random bytes; the "
 			    "current key stays");
 	}
@@ -309,7 +301,7 @@ master_start(struct master *m)
 		return -1;
 	m->cur.layout = m->layouts = 1;
 	/* Before any fork: every child inherits this one mapping. */
-	if ((m->tickets = sl_tickets_create(master_now(), &err)) == NULL) {
+	if ((m->tickets = sl_tickets_create(sl_clock_ms(), &err)) == NULL) {
 		sl_error("%s", err);
 		return -1;
 	}

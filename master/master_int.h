@@ -112,7 +112,6 @@ struct master {
 enum { EV_SIGNAL = 1, EV_LOG, EV_CTL, EV_CLIENT, EV_CHAN };
 #define EV_DATA(kind, i)	(((uint64_t)(kind) << 32) | (uint32_t)(i))
 
-uint64_t	 master_now(void);
 void		 master_logs_open(struct master *);
 
 /* gen.c */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "master/master_int.h"
+#include "shm/clock.h"
 #include "shm/chan.h"
 #include "shm/counters.h"
 #include "shm/log.h"
@@ -237,7 +238,7 @@ proc_fork(struct master *m, struct proc *p, int slot)
 	p->layout = m->cur.layout;
 	p->exiting = p->ready = p->folded = 0;
 	p->swap_gen = 0;
-	p->started = master_now();
+	p->started = sl_clock_ms();
 	p->started_wall = time(NULL);
 	p->respawn_at = p->kill_at = 0;
 	return 0;
@@ -275,7 +276,7 @@ procs_quit(struct proc *p, int sig, uint64_t grace_ms)
 		return;
 	}
 	if (!p->exiting)
-		p->kill_at = master_now() + grace_ms;
+		p->kill_at = sl_clock_ms() + grace_ms;
 	p->exiting = 1;
 	kill(p->pid, sig);
 }
@@ -293,7 +294,7 @@ procs_alive(const struct master *m)
 static void
 proc_died(struct master *m, struct proc *p, int status)
 {
-	uint64_t now = master_now(), delay;
+	uint64_t now = sl_clock_ms(), delay;
 	char buf[32];
 	const char *name = procs_name(p->slot, buf, sizeof(buf));
 	long pid = (long)p->pid;
@@ -351,7 +352,7 @@ procs_reap(struct master *m)
 void
 procs_timers(struct master *m)
 {
-	uint64_t now = master_now();
+	uint64_t now = sl_clock_ms();
 
 	for (size_t i = 0; i < m->np; i++) {
 		struct proc *p = &m->p[i];
@@ -370,7 +371,7 @@ procs_timers(struct master *m)
 int
 procs_next_timeout(const struct master *m)
 {
-	uint64_t now = master_now(), next = UINT64_MAX;
+	uint64_t now = sl_clock_ms(), next = UINT64_MAX;
 
 	for (size_t i = 0; i < m->np; i++) {
 		const struct proc *p = &m->p[i];

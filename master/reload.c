@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "master/master_int.h"
+#include "shm/clock.h"
 #include "shm/log.h"
 
 #define RELOAD_WAIT_MS	10000
@@ -86,7 +87,7 @@ reload_start(struct master *m, struct ctl_client *c)
 {
 	struct sl_errors errs;
 	struct gen g, old;
-	uint64_t t0 = master_now(), grace;
+	uint64_t t0 = sl_clock_ms(), grace;
 	int in_place;
 
 	sl_warn("reloading %s", m->opts->config);
@@ -140,7 +141,7 @@ static void
 reload_done(struct master *m, const char *note)
 {
 	char text[160];
-	unsigned long long ms = master_now() - m->pend.t0;
+	unsigned long long ms = sl_clock_ms() - m->pend.t0;
 
 	snprintf(text, sizeof(text), "ok\ngeneration %llu: %s, %d workers "
 	    "(%llu ms)%s\n", (unsigned long long)m->cur.id,
@@ -165,7 +166,7 @@ reload_timeout(struct master *m)
 {
 	size_t n = m->np;
 
-	if (m->pend.gen == 0 || master_now() < m->pend.deadline)
+	if (m->pend.gen == 0 || sl_clock_ms() < m->pend.deadline)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct proc *p = &m->p[i];

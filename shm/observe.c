@@ -13,14 +13,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "shm/observe.h"
+#include "shm/seqlock.h"
 
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL	0x0008U
@@ -231,7 +230,7 @@ sl_obs_write(struct sl_obs_region *r, uint32_t obs, uint32_t out,
     const struct sl_obs_status *st)
 {
 	struct sl_obs_slot *s = slot(r, obs, out);
-	uint64_t w[W_COUNT], seq;
+	uint64_t w[W_COUNT];
 
 	if (s == NULL || !r->writable)
 		return;
@@ -245,38 +244,10 @@ sl_obs_write(struct sl_obs_region *r, uint32_t obs, uint32_t out,
 	w[W_MAX] = st->max_us;
 	w[W_SEEN] = (uint64_t)st->last_seen;
 	w[W_TRY] = (uint64_t)st->last_try;
-	seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
-	atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
+	sl_seq_begin(&s->seq);
 	for (int i = 0; i < W_COUNT; i++)
 		atomic_store_explicit(&s->w[i], w[i], memory_order_relaxed);
-	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
-}
-
-/* One attempt: 0 and w filled if the copy is consistent; *seq = the
- * sequence seen first. */
-static int
-read_once(struct sl_obs_slot *s, uint64_t w[W_COUNT], uint64_t *seq)
-{
-	uint64_t s1, s2;
-
-	*seq = s1 = atomic_load_explicit(&s->seq, memory_order_acquire);
-	if (s1 & 1)
-		return -1;
-	for (int i = 0; i < W_COUNT; i++)
-		w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
-	atomic_thread_fence(memory_order_acquire);
-	s2 = atomic_load_explicit(&s->seq, memory_order_relaxed);
-	return s1 == s2 ? 0 : -1;
-}
-
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	sl_seq_end(&s->seq);
 }
 
 /*
@@ -290,26 +261,12 @@ sl_obs_read(const struct sl_obs_region *r, uint32_t obs, uint32_t out,
     struct sl_obs_status *st)
 {
 	struct sl_obs_slot *s = slot(r, obs, out);
-	uint64_t w[W_COUNT], seq, prev = 0, since = 0;
-	unsigned tries = 0;
+	uint64_t w[W_COUNT];
 
 	memset(st, 0, sizeof(*st));
-	if (s == NULL)
+	if (s == NULL ||
+	    sl_seq_read(&s->seq, s->w, w, W_COUNT, STUCK_US) == -1)
 		return;
-	while (read_once(s, w, &seq) == -1) {
-		if (seq != prev) {
-			prev = seq;
-			since = 0;
-			continue;
-		}
-		if (++tries % 1024 != 0)
-			continue;
-		if (since == 0)
-			since = mono_us();
-		else if (mono_us() - since > STUCK_US)
-			return;
-		sched_yield();		/* let a preempted writer finish */
-	}
 	st->known = w[W_FLAGS] & 1;
 	st->alive = (w[W_FLAGS] >> 1) & 1;
 	st->health = (w[W_FLAGS] >> 2) & 1;

@@ -11,14 +11,13 @@
  */
 #include <sys/mman.h>
 
-#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
 
+#include "shm/seqlock.h"
 #include "shm/tickets.h"
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
@@ -50,15 +49,6 @@ region_size(void)
 	size_t p = page > 0 ? (size_t)page : 4096;
 
 	return (sizeof(struct sl_tickets) + p - 1) / p * p;
-}
-
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 struct sl_tickets *
@@ -119,20 +109,18 @@ words_key(const uint64_t w[KEY_W], struct sl_ticket_key *k)
 void
 sl_tickets_install(struct sl_tickets *r, const struct sl_ticket_key *k)
 {
-	uint64_t w[KEY_W], seq, made;
+	uint64_t w[KEY_W], made;
 	size_t at;
 
 	key_words(k, w);
 	made = atomic_load_explicit(&r->w[0], memory_order_relaxed);
 	at = 1 + (size_t)(made % SL_TICKETS_KEYS) * KEY_W;
-	seq = atomic_load_explicit(&r->seq, memory_order_relaxed);
-	atomic_store_explicit(&r->seq, seq + 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
+	sl_seq_begin(&r->seq);
 	for (size_t i = 0; i < KEY_W; i++)
 		atomic_store_explicit(&r->w[at + i], w[i],
 		    memory_order_relaxed);
 	atomic_store_explicit(&r->w[0], made + 1, memory_order_relaxed);
-	atomic_store_explicit(&r->seq, seq + 2, memory_order_release);
+	sl_seq_end(&r->seq);
 	explicit_bzero(w, sizeof(w));
 }
 
@@ -173,23 +161,6 @@ sl_tickets_rotate_due(struct sl_tickets *r, uint64_t now)
 
 /* ---- readers (workers) ---- */
 
-/* One attempt: 0 and w filled if the copy is consistent; *seq = the
- * sequence seen first. */
-static int
-read_once(struct sl_tickets *r, uint64_t w[RING_W], uint64_t *seq)
-{
-	uint64_t s1, s2;
-
-	*seq = s1 = atomic_load_explicit(&r->seq, memory_order_acquire);
-	if (s1 & 1)
-		return -1;
-	for (size_t i = 0; i < RING_W; i++)
-		w[i] = atomic_load_explicit(&r->w[i], memory_order_relaxed);
-	atomic_thread_fence(memory_order_acquire);
-	s2 = atomic_load_explicit(&r->seq, memory_order_relaxed);
-	return s1 == s2 ? 0 : -1;
-}
-
 /*
  * A consistent copy of the ring.  The master holds the sequence odd for a
  * few stores, or longer if it is preempted in the middle; one that stays
@@ -199,28 +170,9 @@ read_once(struct sl_tickets *r, uint64_t w[RING_W], uint64_t *seq)
 static int
 snapshot(const struct sl_tickets *cr, uint64_t w[RING_W])
 {
-	/* The mapping may be read-only: atomic loads never write. */
-	struct sl_tickets *r = (struct sl_tickets *)cr;
-	uint64_t seq, prev = 0, since = 0;
-	unsigned tries = 0;
-
-	if (r == NULL)
+	if (cr == NULL)
 		return -1;
-	while (read_once(r, w, &seq) == -1) {
-		if (seq != prev) {
-			prev = seq;
-			since = 0;
-			continue;
-		}
-		if (++tries % 1024 != 0)
-			continue;
-		if (since == 0)
-			since = mono_us();
-		else if (mono_us() - since > STUCK_US)
-			return -1;
-		sched_yield();		/* let a preempted writer finish */
-	}
-	return 0;
+	return sl_seq_read(&cr->seq, cr->w, w, RING_W, STUCK_US);
 }
 
 /* The slot's age in a snapshot: 0 current, 1.. older; -1 empty. */

@@ -12,10 +12,10 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "shm/log.h"
+#include "shm/clock.h"
 #include "worker/loop.h"
 
 #define SL_LOOP_BATCH	256
@@ -42,15 +42,6 @@ struct sl_loop {
 	int			 nbatch, cur;
 };
 
-static uint64_t
-clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 struct sl_loop *
 sl_loop_new(void)
 {
@@ -62,7 +53,7 @@ sl_loop_new(void)
 		free(loop);
 		return NULL;
 	}
-	loop->now = clock_ms();
+	loop->now = sl_clock_ms();
 	return loop;
 }
 
@@ -326,7 +317,7 @@ sl_loop_once(struct sl_loop *loop, int max_ms)
 	n = epoll_wait(loop->epfd, loop->batch, SL_LOOP_BATCH,
 	    wait_ms(loop, max_ms));
 	err = errno;
-	loop->now = clock_ms();
+	loop->now = sl_clock_ms();
 	if (n < 0) {
 		if (err != EINTR) {
 			errno = err;

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "shm/clock.h"
 #include "tests/unit/helpers.h"
 
 /* ---- files ---- */
@@ -126,10 +127,7 @@ th_rnd(unsigned n)
 uint64_t
 th_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return sl_clock_ms();
 }
 
 /* ---- table images ---- */
