@@ -129,10 +129,11 @@ worker_child(struct master *m, struct proc *self, int chan)
 		.tickets = m->tickets,
 	};
 
-	/* Only this slot's sockets: a draining worker must not keep the
-	 * other slots' sockets (and their queues) alive. */
+	/* Only this slot's sockets of this generation: a worker must not
+	 * keep other slots' sockets, or ones a reload is removing, alive
+	 * (with their queues) where nobody accepts. */
 	for (size_t i = 0; i < m->ls.n; i++)
-		if (m->ls.socks[i].slot != self->slot)
+		if (m->ls.socks[i].slot != self->slot || !m->ls.socks[i].used)
 			close(m->ls.socks[i].fd);
 	if (m->cur.obs_fd >= 0)		/* workers only read it */
 		close(m->cur.obs_fd);
