@@ -824,7 +824,9 @@ class Daemon:
     def ports(self):
         return [ib["port"] for ib in self.config["inbounds"]]
 
-    def start(self):
+    def start(self, cli_workers=True):
+        """cli_workers=False leaves -w out, so that sluice.workers in the
+        config decides (a reload can change it)."""
         if not os.path.exists(SLUICED):
             raise AssertionError("daemon binary %s does not exist (build it, "
                                  "or set SLUICED)" % SLUICED)
@@ -833,7 +835,8 @@ class Daemon:
             "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS",
                                             "print_stacktrace=1")})
         self.proc = Proc("sluiced-%s-%d" % (self.name, self.env.daemons),
-                         [SLUICED, "-f", "-c", self.conf, "-w", self.workers],
+                         [SLUICED, "-f", "-c", self.conf] +
+                         (["-w", self.workers] if cli_workers else []),
                          self.dir, env=env)
         for p in self.ports():
             wait_tcp(p, T(20), self.proc)
