@@ -800,7 +800,6 @@ class Daemon:
         self.access_log = os.path.join(self.dir, "access.log")
         self.error_log = os.path.join(self.dir, "error.log")
         self.workers = workers
-        self.cli_workers = True     # pass -w (it overrides sluice.workers)
         self.config = {
             "log": {"loglevel": "info", "access": self.access_log,
                     "error": self.error_log},
@@ -825,7 +824,9 @@ class Daemon:
     def ports(self):
         return [ib["port"] for ib in self.config["inbounds"]]
 
-    def start(self):
+    def start(self, cli_workers=True):
+        """cli_workers=False leaves -w out, so that sluice.workers in the
+        config decides (a reload can change it)."""
         if not os.path.exists(SLUICED):
             raise AssertionError("daemon binary %s does not exist (build it, "
                                  "or set SLUICED)" % SLUICED)
@@ -835,7 +836,7 @@ class Daemon:
                                             "print_stacktrace=1")})
         self.proc = Proc("sluiced-%s-%d" % (self.name, self.env.daemons),
                          [SLUICED, "-f", "-c", self.conf] +
-                         (["-w", self.workers] if self.cli_workers else []),
+                         (["-w", self.workers] if cli_workers else []),
                          self.dir, env=env)
         for p in self.ports():
             wait_tcp(p, T(20), self.proc)

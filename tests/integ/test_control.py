@@ -22,8 +22,6 @@ def control_daemon(env, name, workers=2):
         vless_inbound(env, "in-vless", env.ports.get(), [{"dest": web}]),
         trojan_inbound(env, "in-trojan", env.ports.get(), [{"dest": web}]),
     ], workers=workers)
-    # -w on the command line would pin the worker count: the config says.
-    d.cli_workers = False
     return d
 
 
@@ -37,7 +35,8 @@ class Control(unittest.TestCase):
         self.d = control_daemon(self.env, self._testMethodName[5:])
         self.port = self.d.config["inbounds"][0]["port"]
         self.addCleanup(self.stop_and_check)
-        self.d.start()
+        # -w on the command line would pin the worker count: the config says.
+        self.d.start(cli_workers=False)
 
     def stop_and_check(self):
         rc = self.d.stop()
