@@ -301,6 +301,20 @@ BIG_SIZE = 100 * 1024 * 1024
 BACKENDS = ("web", "alt", "name1", "name2", "abs", "padded")
 
 
+def write_random(path, size):
+    """A file of SIZE random bytes, world-readable; its sha256 (hex)."""
+    h = hashlib.sha256()
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            chunk = os.urandom(min(left, 4 << 20))
+            h.update(chunk)
+            f.write(chunk)
+            left -= len(chunk)
+    os.chmod(path, 0o644)
+    return h.hexdigest()
+
+
 class Nginx:
     def __init__(self, env):
         self.env = env
@@ -677,17 +691,7 @@ class Env:
         os.chmod(p, 0o644)
 
     def _make_big(self):
-        h = hashlib.sha256()
-        p = os.path.join(self.www, "big.bin")
-        with open(p, "wb") as f:
-            left = BIG_SIZE
-            while left:
-                chunk = os.urandom(min(left, 1 << 20))
-                h.update(chunk)
-                f.write(chunk)
-                left -= len(chunk)
-        os.chmod(p, 0o644)
-        return h.hexdigest()
+        return write_random(os.path.join(self.www, "big.bin"), BIG_SIZE)
 
     def padded_name(self):
         """Name X such that dest "@@X" reaches nginx 'padded' via haproxy."""

@@ -55,7 +55,7 @@ import unittest
 import harness
 from harness import (Daemon, Deadline, Env, Proc, T, INDEX_HTML, SLUICECTL,
                      V2rayClient, children, clean_env, have,
-                     poll, run, tail, tls_settings, wait_tcp)
+                     poll, run, tail, tls_settings, wait_tcp, write_random)
 from probes import Closed, TLSClient, http_request, socks5_connect
 
 # How a reload is asked for.  "signal": SIGHUP to the master (works today).
@@ -498,19 +498,6 @@ http {
 
     def stop(self):
         self.proc.stop(signal.SIGQUIT, grace=5)
-
-
-def write_random(path, size):
-    h = hashlib.sha256()
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            chunk = os.urandom(min(left, 4 << 20))
-            h.update(chunk)
-            f.write(chunk)
-            left -= len(chunk)
-    os.chmod(path, 0o644)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- the tests
