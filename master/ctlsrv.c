@@ -23,20 +23,6 @@
 #include "master/master_int.h"
 #include "shm/log.h"
 
-/* mkdir -p of the directory part of PATH (0755; /run/sluice). */
-static void
-make_parent(const char *path)
-{
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	for (char *s = strchr(dir + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		mkdir(dir, 0755);
-		*s = '/';
-	}
-}
-
 int
 ctlsrv_open(struct master *m, const char *path)
 {
@@ -51,7 +37,7 @@ ctlsrv_open(struct master *m, const char *path)
 		return -1;
 	}
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	make_parent(path);
+	master_mkdir_parent(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
@@ -84,7 +70,7 @@ ctlsrv_close(struct master *m)
 			free(c->out);
 			c->out = NULL;
 		} else if (c->fd >= 0)
-			ctlsrv_close_client(m, c);
+			ctlsrv_close_client(c);
 	}
 	if (m->ctl_fd >= 0) {
 		close(m->ctl_fd);
@@ -97,9 +83,8 @@ ctlsrv_close(struct master *m)
 }
 
 void
-ctlsrv_close_client(struct master *m, struct ctl_client *c)
+ctlsrv_close_client(struct ctl_client *c)
 {
-	(void)m;
 	close(c->fd);	/* also leaves the epoll set */
 	free(c->out);
 	memset(c, 0, sizeof(*c));
@@ -146,11 +131,11 @@ client_flush(struct master *m, struct ctl_client *c)
 	}
 	if (c->outoff == c->outlen && c->wait == CTL_WAIT_NONE &&
 	    c->out != NULL) {
-		ctlsrv_close_client(m, c);
+		ctlsrv_close_client(c);
 		return;
 	}
 	if (broken) {
-		ctlsrv_close_client(m, c);
+		ctlsrv_close_client(c);
 		return;
 	}
 	ev.events |= c->outoff < c->outlen ? EPOLLOUT : 0;
@@ -239,7 +224,7 @@ ctlsrv_event(struct master *m, size_t idx, uint32_t events)
 	n = recv(c->fd, c->in + c->inlen, sizeof(c->in) - 1 - c->inlen, 0);
 	if (n <= 0) {
 		if (n == 0 || errno != EAGAIN)
-			ctlsrv_close_client(m, c);
+			ctlsrv_close_client(c);
 		return;
 	}
 	if (c->out != NULL || c->wait != CTL_WAIT_NONE)

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,17 +222,26 @@ daemon_ready(struct master *m)
 	}
 }
 
+/* mkdir -p, mode 0755, of the directories above PATH (/run/sluice). */
+void
+master_mkdir_parent(const char *path)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (char *s = strchr(dir + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		mkdir(dir, 0755);
+		*s = '/';
+	}
+}
+
 static int
 pidfile_write(const char *path)
 {
-	char dir[256], *slash;
 	FILE *f;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		mkdir(dir, 0755);
-	}
+	master_mkdir_parent(path);
 	if ((f = fopen(path, "w")) == NULL)
 		return -1;
 	fprintf(f, "%ld\n", (long)getpid());

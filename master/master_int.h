@@ -113,6 +113,7 @@ enum { EV_SIGNAL = 1, EV_LOG, EV_CTL, EV_CLIENT, EV_CHAN };
 #define EV_DATA(kind, i)	(((uint64_t)(kind) << 32) | (uint32_t)(i))
 
 void		 master_logs_open(struct master *);
+void		 master_mkdir_parent(const char *path);
 
 /* gen.c */
 int		 gen_build(struct master *, uint64_t id, struct gen *,
@@ -154,7 +155,7 @@ void		 ctlsrv_event(struct master *, size_t idx, uint32_t events);
 void		 ctlsrv_reply(struct master *, struct ctl_client *,
 		    const char *text, int done);
 void		 ctlsrv_reply_all(struct master *, int wait, const char *text);
-void		 ctlsrv_close_client(struct master *, struct ctl_client *);
+void		 ctlsrv_close_client(struct ctl_client *);
 /* Tell the clients waiting for a stop; they see EOF at the exit. */
 void		 ctlsrv_stopped(struct master *);
 

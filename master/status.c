@@ -223,20 +223,14 @@ status_text(struct master *m, int json)
 	size_t len;
 	FILE *f;
 
-	if (json)
-		text = strdup(json_object_to_json_string_ext(o,
-		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
-	else if ((f = open_memstream(&text, &len)) != NULL) {
-		status_print(f, o);
+	if ((f = open_memstream(&text, &len)) != NULL) {
+		if (json)
+			fprintf(f, "%s\n", json_object_to_json_string_ext(o,
+			    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+		else
+			status_print(f, o);
 		fclose(f);
 	}
 	json_object_put(o);
-	if (json && text != NULL) {
-		char *t = realloc(text, strlen(text) + 2);
-
-		if (t != NULL)
-			strcat(t, "\n");
-		text = t ? t : text;
-	}
 	return text;
 }

@@ -11,7 +11,9 @@
 static void
 wgen_free(struct sl_wgen *g)
 {
-	for (uint32_t i = 0; g->tls != NULL && i < g->ntls; i++)
+	uint32_t n = sl_img_count(&g->img, SL_SECT_INBOUNDS);
+
+	for (uint32_t i = 0; g->tls != NULL && i < n; i++)
 		sl_tls_ctx_free(g->tls[i]);
 	free(g->tls);
 	sl_balancer_state_free(&g->bal);
@@ -31,7 +33,6 @@ wgen_tls(struct sl_wgen *g, const struct sl_tickets *tickets,
 		*err = strerror(errno);
 		return -1;
 	}
-	g->ntls = n;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct sl_img_inbound *in = SL_IMG_REC(&g->img,
 		    SL_SECT_INBOUNDS, struct sl_img_inbound, i);

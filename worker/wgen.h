@@ -26,7 +26,6 @@ struct sl_wgen {
 	struct sl_img		 img;
 	struct sl_rxtab		*rx;		/* the image's regexes */
 	struct sl_tls_ctx	**tls;		/* per inbound, NULL = plain */
-	uint32_t		 ntls;
 	struct sl_obs_region	 obs_map;
 	const struct sl_obs_region *obs;	/* outbound health or NULL */
 	struct sl_balancer_state bal;		/* for sl_balancer_pick */

@@ -315,6 +315,28 @@ def write_random(path, size):
     return h.hexdigest()
 
 
+def nginx_conf(d, http, servers, connections=4096):
+    """An nginx.conf for a prefix d (logs/ and tmp/ in it): the http block
+    holds the directives http and then servers."""
+    return """
+daemon off;
+master_process on;
+user www-data;
+worker_processes 2;
+pid %(d)s/nginx.pid;
+error_log %(d)s/logs/error.log warn;
+events { worker_connections %(c)d; }
+http {%(http)s
+    client_body_temp_path %(d)s/tmp/body;
+    proxy_temp_path %(d)s/tmp/proxy;
+    fastcgi_temp_path %(d)s/tmp/fastcgi;
+    uwsgi_temp_path %(d)s/tmp/uwsgi;
+    scgi_temp_path %(d)s/tmp/scgi;
+%(servers)s
+}
+""" % {"d": d, "c": connections, "http": http, "servers": servers}
+
+
 class Nginx:
     def __init__(self, env):
         self.env = env
@@ -363,29 +385,13 @@ class Nginx:
             "$proxy_protocol_addr:$proxy_protocol_port always;"))
         servers.append(self._server("h2c", "127.0.0.1:%d http2" % self.port["h2c"]))
         servers.append(self._server("unix", "unix:%s" % self.unix))
-        return """
-daemon off;
-master_process on;
-user www-data;
-worker_processes 2;
-pid %(d)s/nginx.pid;
-error_log %(d)s/logs/error.log warn;
-events { worker_connections 4096; }
-http {
+        return nginx_conf(d, """
     types { text/html html; application/octet-stream bin; }
     default_type application/octet-stream;
     log_format tlog '$remote_addr:$remote_port pp=$proxy_protocol_addr:$proxy_protocol_port '
                     '"$request" $status $body_bytes_sent $server_protocol';
     sendfile on;
-    keepalive_timeout 60s;
-    client_body_temp_path %(d)s/tmp/body;
-    proxy_temp_path %(d)s/tmp/proxy;
-    fastcgi_temp_path %(d)s/tmp/fastcgi;
-    uwsgi_temp_path %(d)s/tmp/uwsgi;
-    scgi_temp_path %(d)s/tmp/scgi;
-%(servers)s
-}
-""" % {"d": d, "servers": "\n".join(servers)}
+    keepalive_timeout 60s;""", "\n".join(servers))
 
     def access_lines(self, name):
         try:

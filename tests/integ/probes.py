@@ -289,9 +289,10 @@ def curl_https(env, port, path="/index.html", http="1.1", host="example.test",
                 timeout=timeout or T(20))
 
 
-def curl_sha256(env, url, args=(), timeout=120):
-    """Stream a download through sha256 without storing it.
-    Returns (curl exit status, hex digest, size, stderr)."""
+def curl_sha256(env, url, args=(), timeout=120, on_chunk=None):
+    """Stream a download through sha256 without storing it.  on_chunk(size)
+    runs after every chunk read (while it runs, curl and the transfer
+    stall).  Returns (curl exit status, hex digest, size, stderr)."""
     _curl_n[0] += 1
     errpath = os.path.join(env.dir, "curl-%d.err" % _curl_n[0])
     argv = ["curl", "-sS", "-m", str(int(timeout)), "-o", "-"] + list(args) + [url]
@@ -307,6 +308,8 @@ def curl_sha256(env, url, args=(), timeout=120):
                     break
                 h.update(chunk)
                 size += len(chunk)
+                if on_chunk is not None:
+                    on_chunk(size)
             rc = p.wait(timeout=15)
         finally:
             if p.poll() is None:

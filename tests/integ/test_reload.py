@@ -47,16 +47,16 @@ import signal
 import socket
 import ssl
 import statistics
-import subprocess
 import threading
 import time
 import unittest
 
 import harness
 from harness import (Daemon, Deadline, Env, Proc, T, INDEX_HTML, SLUICECTL,
-                     V2rayClient, children, clean_env, have,
+                     V2rayClient, children, have, nginx_conf,
                      poll, run, tail, tls_settings, wait_tcp, write_random)
-from probes import Closed, TLSClient, http_request, socks5_connect
+from probes import (Closed, TLSClient, curl_sha256, http_request,
+                    socks5_connect)
 
 # How a reload is asked for.  "signal": SIGHUP to the master (works today).
 # "sluicectl": `sluicectl -s SOCKET reload`, which also reports the outcome
@@ -468,28 +468,12 @@ class Web:
     }""" % (self.port[n], www, n) for n in BACKEND)
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
-            f.write("""
-daemon off;
-master_process on;
-user www-data;
-worker_processes 2;
-pid %(d)s/nginx.pid;
-error_log %(d)s/logs/error.log warn;
-events { worker_connections 8192; }
-http {
+            f.write(nginx_conf(d, """
     default_type application/octet-stream;
     types { text/html html; }
     sendfile on;
     access_log off;
-    keepalive_timeout 10s;
-    client_body_temp_path %(d)s/tmp/body;
-    proxy_temp_path %(d)s/tmp/proxy;
-    fastcgi_temp_path %(d)s/tmp/fastcgi;
-    uwsgi_temp_path %(d)s/tmp/uwsgi;
-    scgi_temp_path %(d)s/tmp/scgi;
-%(servers)s
-}
-""" % {"d": d, "servers": servers})
+    keepalive_timeout 10s;""", servers, connections=8192))
         errlog = os.path.join(d, "logs", "error.log")
         self.proc = Proc("nginx-reload", ["nginx", "-p", d, "-c", conf,
                                           "-e", errlog], env.dir)
@@ -1127,37 +1111,20 @@ class Reload(unittest.TestCase):
         stalls the transfer, so segment k ends only after reload k.  The
         last gate leaves 50 MiB unread, more than the socket buffers of
         the path hold, so sluiced is still relaying at every gated reload."""
-        errpath = os.path.join(self.base, "curl-%s.err" % name)
-        argv = ["curl", "-sS", "-m", str(int(T(150))), "-o", "-"] + args
         seg = LONG_SIZE // (GATES + 2)
+        gate = [1]
         t0 = time.monotonic()
-        h = hashlib.sha256()
-        size, gate = 0, 1
-        with open(errpath, "wb") as err:
-            p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err,
-                                 env=clean_env())
-            try:
-                while True:
-                    chunk = p.stdout.read(1 << 20)
-                    if not chunk:
-                        break
-                    h.update(chunk)
-                    size += len(chunk)
-                    while gate <= GATES and size >= gate * seg:
-                        with self.reload_cv:
-                            self.reload_cv.wait_for(
-                                lambda: self.reloads >= base + gate, T(60))
-                        gate += 1
-                rc = p.wait(timeout=T(30))
-            finally:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait(5)
-                p.stdout.close()
+
+        def wait_gates(size):
+            while gate[0] <= GATES and size >= gate[0] * seg:
+                with self.reload_cv:
+                    self.reload_cv.wait_for(
+                        lambda: self.reloads >= base + gate[0], T(60))
+                gate[0] += 1
+        rc, sha, size, errtext = curl_sha256(self.env, args[-1], args[:-1],
+                                             T(150), on_chunk=wait_gates)
         with self.reload_cv:
             spanned = self.reloads - base
-        with open(errpath, "rb") as f:
-            errtext = f.read().decode("utf-8", "replace")
-        result[name] = {"rc": rc, "size": size, "sha": h.hexdigest(),
+        result[name] = {"rc": rc, "size": size, "sha": sha,
                         "err": errtext, "spanned": spanned,
                         "seconds": float(time.monotonic() - t0)}
