@@ -367,6 +367,7 @@ add_inbound(struct cc *c, const struct sl_conf_inbound *in)
 	    SL_IMG_SEC_NONE;
 	rec.accept_proxy = (uint8_t)in->accept_proxy_protocol;
 	rec.reject_unknown_sni = (uint8_t)in->reject_unknown_sni;
+	rec.resumption = (uint8_t)in->resumption;
 	rec.tls_min = (uint16_t)in->min_version;
 	rec.tls_max = (uint16_t)in->max_version;
 	rec.alpn_wire = alpn_wire(c, in);

@@ -138,6 +138,7 @@ struct sl_conf_inbound {
 	enum sl_tls_version min_version, max_version;
 	const char	*server_name;	/* "" when absent */
 	int		 reject_unknown_sni;
+	int		 resumption;	/* enableSessionResumption */
 	struct sl_conf_sniffing sniffing;
 };
 

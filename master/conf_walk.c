@@ -787,9 +787,9 @@ walk_tls(struct walk *w, const struct sl_node *tls, struct sl_conf_inbound *in)
 {
 	static const char *const known[] = { "certificates", "alpn",
 	    "minVersion", "maxVersion", "serverName", "rejectUnknownSni",
-	    NULL };
+	    "enableSessionResumption", NULL };
 	static const char *const unsup[] = { "allowInsecure",
-	    "enableSessionResumption", "disableSystemRoot", "cipherSuites",
+	    "disableSystemRoot", "cipherSuites",
 	    "fingerprint", "curvePreferences", "masterKeyLog",
 	    "pinnedPeerCertSha256", "pinnedPeerCertificateChainSha256",
 	    "pinnedPeerCertificatePublicKeySha256", "verifyPeerCertByName",
@@ -816,6 +816,7 @@ walk_tls(struct walk *w, const struct sl_node *tls, struct sl_conf_inbound *in)
 	walk_tls_versions(w, tls, in);
 	walk_opt_str(w, tls, "serverName", &in->server_name);
 	walk_opt_bool(w, tls, "rejectUnknownSni", &in->reject_unknown_sni);
+	walk_opt_bool(w, tls, "enableSessionResumption", &in->resumption);
 }
 
 static const struct walk_name networks[] = {

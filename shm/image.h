@@ -106,7 +106,8 @@ struct sl_img_inbound {
 	uint8_t		accept_proxy;
 	uint8_t		reject_unknown_sni;
 	uint16_t	tls_min, tls_max; /* 0x0301..0x0304, 0 = library default */
-	uint16_t	pad;
+	uint8_t		resumption;	/* enableSessionResumption: tickets */
+	uint8_t		pad;
 	uint32_t	users_first, users_count;   /* VLESS_ or TROJAN_USERS */
 	uint32_t	fb_names_first, fb_names_count; /* 0 count: no fallbacks */
 	uint32_t	certs_first, certs_count;

@@ -278,10 +278,11 @@ sl_tls_ctx_new(const struct sl_img *img, uint32_t inbound,
 	t->alpn_len = in->alpn_wire.len;
 	t->reject_unknown_sni = in->reject_unknown_sni;
 	t->server_name = sl_img_str(img, in->server_name);
-	t->tickets = tickets;
+	/* As Xray: tickets only where enableSessionResumption asks. */
+	t->tickets = in->resumption ? tickets : NULL;
 	if (t->ctx == NULL || t->leaf == NULL)
 		goto fail;
-	if (tickets != NULL && sid_ctx_make(t, img, in) == -1) {
+	if (t->tickets != NULL && sid_ctx_make(t, img, in) == -1) {
 		why = "cannot hash the certificates";
 		goto fail;
 	}

@@ -18,7 +18,8 @@ struct sl_tls_ctx;
 struct sl_tickets;
 
 /* TICKETS: the master's ticket keys (must outlive the contexts); NULL
- * turns session tickets off. */
+ * turns session tickets off, as does an inbound without
+ * enableSessionResumption. */
 struct sl_tls_ctx *sl_tls_ctx_new(const struct sl_img *, uint32_t inbound,
 		    const struct sl_tickets *tickets, const char **err);
 void		 sl_tls_ctx_free(struct sl_tls_ctx *);

@@ -25,11 +25,12 @@ REQUEST = (b"GET /index.html HTTP/1.1\r\nHost: example.test\r\n"
 ROUNDS = 20         # connections per check: spread over the workers
 
 
-def tickets_daemon(env, name):
-    d = Daemon(env, name, [
-        vless_inbound(env, "in-tls", env.ports.get(),
-                      [{"dest": env.nginx.port["web"]}]),
-    ], workers=2)
+def tickets_daemon(env, name, resumption=True):
+    inb = vless_inbound(env, "in-tls", env.ports.get(),
+                        [{"dest": env.nginx.port["web"]}])
+    if resumption:
+        inb["streamSettings"]["tlsSettings"]["enableSessionResumption"] = True
+    d = Daemon(env, name, [inb], workers=2)
     d.config["log"]["loglevel"] = "debug"
     d.write_config(d.config)
     return d
@@ -58,9 +59,11 @@ class Tickets(unittest.TestCase):
 
     # -- s_client
 
-    def s_client(self, port, version, sess_in=None, sess_out=None):
+    def s_client(self, port, version, sess_in=None, sess_out=None,
+                 ticket=None):
         """One connection and one HTTP request through the fallback;
-        returns "New" or "Reused"."""
+        returns "New" or "Reused".  TICKET: assert that the server sent
+        a session ticket (True) or none (False)."""
         argv = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
                 "-servername", "example.test", "-CAfile", self.env.pki["ca"],
                 "-verify_return_error", "-verify_hostname", "example.test",
@@ -80,12 +83,16 @@ class Tickets(unittest.TestCase):
                                       "tls1_3": "TLSv1.3"}[version])
         # The answer came through: with TLS 1.3 the ticket came before it.
         self.assertIn("HTTP/1.1 200", out, tail(out, 30))
+        if ticket is not None:
+            self.assertEqual("TLS session ticket:" in out, ticket,
+                             "session ticket sent: " + tail(out, 30))
         return m.group(1)
 
     def new_session(self, d, version):
         path = os.path.join(d.dir, "%s.sess" % version)
         port = d.config["inbounds"][0]["port"]
-        self.assertEqual(self.s_client(port, version, sess_out=path), "New")
+        self.assertEqual(self.s_client(port, version, sess_out=path,
+                                       ticket=True), "New")
         self.assertTrue(os.path.getsize(path) > 0, "no session saved")
         return path
 
@@ -140,6 +147,15 @@ class Tickets(unittest.TestCase):
         poll(lambda: not set(old) & set(self.d.worker_pids()), T(20),
              what="the old workers to exit")
         self.expect_resumed(sessions, "after new workers started")
+
+    def test_no_tickets_without_resumption(self):
+        # Xray's default: a TLS inbound without enableSessionResumption
+        # issues no session tickets at all.
+        off = self.start(tickets_daemon(self.env, "off", resumption=False))
+        port = off.config["inbounds"][0]["port"]
+        for version in VERSIONS:
+            self.assertEqual(self.s_client(port, version, ticket=False),
+                             "New")
 
     def test_other_master_full_handshake(self):
         sessions = {v: self.new_session(self.d, v) for v in VERSIONS}
