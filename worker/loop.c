@@ -2,7 +2,8 @@
  * loop: the worker's event loop (epoll) and its timers.
  *
  * Owns the epoll instance, the cached millisecond clock, the batch of events
- * being dispatched and a binary min-heap of armed timers.  The heap holds
+ * being dispatched, the list of posted events and a binary min-heap of armed
+ * timers.  The heap holds
  * pointers to timers embedded in their owners; each timer remembers its slot
  * (idx) so that re-arming and disarming are O(log n).
  */
@@ -40,6 +41,8 @@ struct sl_loop {
 	/* The batch being dispatched: entries after cur may be forgotten. */
 	struct epoll_event	 batch[SL_LOOP_BATCH];
 	int			 nbatch, cur;
+	struct sl_ev		*posted;	/* LIFO; see sl_ev_post */
+	struct sl_ev		*running;	/* the posted ones being run */
 };
 
 struct sl_loop *
@@ -87,6 +90,8 @@ sl_ev_init(struct sl_ev *ev, int fd, sl_ev_cb cb, void *data)
 	ev->events = 0;
 	ev->cb = cb;
 	ev->data = data;
+	ev->posted_next = NULL;
+	ev->posted = 0;
 }
 
 static int
@@ -132,6 +137,27 @@ sl_loop_forget(struct sl_loop *loop, struct sl_ev *ev)
 	for (i = loop->cur + 1; i < loop->nbatch; i++)
 		if (loop->batch[i].data.ptr == ev)
 			loop->batch[i].data.ptr = NULL;
+	if (ev->posted) {
+		struct sl_ev **pp = &loop->posted;
+
+		while (*pp != NULL && *pp != ev)
+			pp = &(*pp)->posted_next;
+		if (*pp == NULL)
+			for (pp = &loop->running; *pp != ev;)
+				pp = &(*pp)->posted_next;
+		*pp = ev->posted_next;
+		ev->posted = 0;
+	}
+}
+
+void
+sl_ev_post(struct sl_loop *loop, struct sl_ev *ev)
+{
+	if (ev->posted)
+		return;
+	ev->posted = 1;
+	ev->posted_next = loop->posted;
+	loop->posted = ev;
 }
 
 /* ---- timer heap ---- */
@@ -256,6 +282,8 @@ wait_ms(struct sl_loop *loop, int max_ms)
 {
 	uint64_t at, d;
 
+	if (loop->posted != NULL)
+		return 0;
 	if (loop->nheap == 0)
 		return max_ms;
 	at = loop->heap[0].t->at;
@@ -293,6 +321,26 @@ dispatch(struct sl_loop *loop)
 	return n;
 }
 
+/* Posted during this pass: the next iteration (which does not wait). */
+static int
+dispatch_posted(struct sl_loop *loop)
+{
+	struct sl_ev *ev;
+	int n = 0;
+
+	loop->running = loop->posted;
+	loop->posted = NULL;
+	while ((ev = loop->running) != NULL) {
+		loop->running = ev->posted_next;
+		ev->posted = 0;
+		if (!(ev->events & EPOLLIN))
+			continue;
+		n++;
+		ev->cb(ev, EPOLLIN);
+	}
+	return n;
+}
+
 static void
 run_timers(struct sl_loop *loop)
 {
@@ -326,7 +374,9 @@ sl_loop_once(struct sl_loop *loop, int max_ms)
 		n = 0;
 	}
 	loop->nbatch = n;
-	n = dispatch(loop);
+	loop->cur = -1;		/* the whole batch is still to come */
+	n = dispatch_posted(loop);
+	n += dispatch(loop);
 	run_timers(loop);
 	return n;
 }

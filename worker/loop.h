@@ -25,6 +25,8 @@ struct sl_ev {
 	uint32_t	 events;	/* registered EPOLL* mask, 0 = not added */
 	sl_ev_cb	 cb;
 	void		*data;
+	struct sl_ev	*posted_next;	/* on the posted list */
+	int		 posted;
 };
 
 struct sl_timer {
@@ -42,10 +44,17 @@ int		 sl_ev_set(struct sl_loop *, struct sl_ev *, uint32_t mask);
 void		 sl_ev_init(struct sl_ev *, int fd, sl_ev_cb, void *data);
 /*
  * Call before freeing an ev (after sl_ev_set(ev, 0)): drops the events
- * still pending for it in the batch being dispatched, so a callback may
- * free any ev, even one later in the same batch.
+ * still pending for it in the batch being dispatched (and a posted one),
+ * so a callback may free any ev, even one later in the same batch.
  */
 void		 sl_loop_forget(struct sl_loop *, struct sl_ev *);
+/*
+ * Report EPOLLIN on EV in this iteration, after the epoll batch, without
+ * waiting: for input the kernel no longer holds (OpenSSL read ahead of
+ * the record it returned), which epoll cannot report.  Dropped if EV no
+ * longer wants EPOLLIN by then.
+ */
+void		 sl_ev_post(struct sl_loop *, struct sl_ev *);
 
 void		 sl_timer_init(struct sl_timer *, sl_timer_cb, void *data);
 void		 sl_timer_add(struct sl_loop *, struct sl_timer *, uint64_t ms);

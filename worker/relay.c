@@ -58,6 +58,10 @@ sl_relay_client_read(struct sl_conn *c, size_t max)
 			    (e == SSL_ERROR_SYSCALL && errno == 0) ? 0 : -2;
 		}
 		n = r;
+		/* OpenSSL reads ahead: the records it holds are no longer
+		 * socket input, so no epoll event would report them. */
+		if (SSL_has_pending(c->ssl))
+			sl_ev_post(c->w->loop, &c->cev);
 	} else {
 		n = read(c->cev.fd, p, room);
 		if (n < 0)

@@ -85,6 +85,13 @@ class TLSClient:
             view = view[n:]
             self._flush()
 
+    def send_records(self, chunks):
+        """Each chunk one TLS record, all in one TCP write: the server
+        reads them together (OpenSSL's read-ahead then holds the rest)."""
+        for c in chunks:
+            self.obj.write(c)
+        self._flush()
+
     def recv(self, timeout=None):
         """Next chunk of application data; b'' on EOF (close_notify, TCP FIN
         or reset)."""

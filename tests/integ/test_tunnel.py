@@ -3,12 +3,14 @@ trojan-gfw 1.16, through sluiced's freedom outbound to nginx; and the
 default refusal of private destinations."""
 
 import random
+import struct
 import uuid
 
 from harness import (DaemonTest, Daemon, V2rayClient, TrojanClient, Recorder, T,
                      INDEX_HTML, ACCEPTED_RE, have, line_of, outbounds,
-                     vless_inbound, trojan_inbound)
-from probes import curl, curl_https, curl_sha256, socks5_connect
+                     vless_inbound, trojan_inbound, VLESS_UUID)
+from probes import (TLSClient, curl, curl_https, curl_sha256, read_response,
+                    socks5_connect)
 
 
 class TunnelBase(DaemonTest):
@@ -73,6 +75,28 @@ class Tunnel(TunnelBase):
         if client is None:
             self.skipTest(what + " not installed")
         return client
+
+    def test_vless_header_split_over_records_in_one_segment(self):
+        # The request header ends in a second record that arrives with
+        # the first: the server holds it already read (OpenSSL read-ahead)
+        # and must go on without waiting for more input.
+        req = (b"\x00" + uuid.UUID(VLESS_UUID).bytes + b"\x00\x01"
+               + struct.pack(">H", self.env.nginx.port["web"])
+               + b"\x01\x7f\x00\x00\x01"
+               + b"GET /index.html HTTP/1.1\r\nHost: example.test\r\n"
+               b"Connection: close\r\n\r\n")
+        for cut in (20, 24, 30):
+            with TLSClient(self.vless, self.env.pki["ca"],
+                           timeout=T(10)) as c:
+                c.send_records([req[:cut], req[cut:]])
+                head = b""
+                while len(head) < 2:
+                    head += c.recv()
+                self.assertEqual(head[:2], b"\x00\x00", "cut %d" % cut)
+                rest = head[2:]
+                data = rest + c.recv_until_eof(T(10))
+            self.assertIn(b"HTTP/1.1 200", data[:64], "cut %d" % cut)
+            self.assertTrue(data.endswith(INDEX_HTML), "cut %d" % cut)
 
     # v2ray VLESS
     def test_vless_v2ray_small(self):

@@ -453,6 +453,111 @@ test_forget_in_batch(void **state)
 	sl_loop_free(b.loop);
 }
 
+/* ---- posted events ---- */
+
+/* Posts itself again while armed: must run once per iteration, not loop. */
+static struct sl_loop *post_loop;
+
+static void
+repost_cb(struct sl_ev *ev, uint32_t events)
+{
+	struct rd *r = ev->data;
+
+	r->calls++;
+	r->last = events;
+	if (r->calls < 3)
+		sl_ev_post(post_loop, ev);
+}
+
+/* Frees (forgets) the other posted ev before the loop reaches it. */
+struct post_pair {
+	struct sl_loop	*loop;
+	struct sl_ev	*ev[2];
+	int		 calls;
+};
+
+static void
+post_killer_cb(struct sl_ev *ev, uint32_t events)
+{
+	struct post_pair *pp = ev->data;
+
+	(void)events;
+	pp->calls++;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(sl_ev_set(pp->loop, pp->ev[i], 0), 0);
+		sl_loop_forget(pp->loop, pp->ev[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		free(pp->ev[i]);
+		pp->ev[i] = NULL;
+	}
+}
+
+static void
+test_post(void **state)
+{
+	struct sl_loop *loop = sl_loop_new();
+	struct rd r = { 0 };
+	struct post_pair pp = { .loop = loop };
+	int p[2], q[2];
+
+	(void)state;
+	post_loop = loop;
+	assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	sl_ev_init(&r.ev, p[0], rd_cb, &r);
+	assert_int_equal(sl_ev_set(loop, &r.ev, EPOLLIN), 0);
+
+	/* Nothing readable, yet the posted ev runs, without waiting. */
+	sl_ev_post(loop, &r.ev);
+	sl_ev_post(loop, &r.ev);		/* twice: still once */
+	assert_int_equal(sl_loop_once(loop, 5000), 1);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.last, EPOLLIN);
+	assert_int_equal(sl_loop_once(loop, 20), 0);
+	assert_int_equal(r.calls, 1);
+
+	/* No EPOLLIN interest by dispatch time: dropped. */
+	sl_ev_post(loop, &r.ev);
+	assert_int_equal(sl_ev_set(loop, &r.ev, EPOLLOUT), 0);
+	assert_int_equal(sl_ev_set(loop, &r.ev, 0), 0);
+	assert_int_equal(sl_loop_once(loop, 20), 0);
+	assert_int_equal(r.calls, 1);
+
+	/* Re-posted from its callback: once per iteration. */
+	assert_int_equal(sl_ev_set(loop, &r.ev, EPOLLIN), 0);
+	r.ev.cb = repost_cb;
+	sl_ev_post(loop, &r.ev);
+	assert_int_equal(sl_loop_once(loop, 5000), 1);
+	assert_int_equal(r.calls, 2);
+	assert_int_equal(sl_loop_once(loop, 5000), 1);
+	assert_int_equal(r.calls, 3);
+	assert_int_equal(sl_loop_once(loop, 20), 0);
+	assert_int_equal(r.calls, 3);
+
+	/* Forgotten while on the posted list, or while being run. */
+	assert_int_equal(pipe2(q, O_NONBLOCK | O_CLOEXEC), 0);
+	for (int i = 0; i < 2; i++) {
+		pp.ev[i] = malloc(sizeof(*pp.ev[i]));
+		assert_non_null(pp.ev[i]);
+		sl_ev_init(pp.ev[i], q[i], post_killer_cb, &pp);
+		assert_int_equal(sl_ev_set(loop, pp.ev[i],
+		    i == 0 ? EPOLLIN : EPOLLIN | EPOLLOUT), 0);
+		sl_ev_post(loop, pp.ev[i]);
+	}
+	assert_int_equal(sl_loop_once(loop, 5000), 1);
+	assert_int_equal(pp.calls, 1);
+	sl_ev_post(loop, &r.ev);
+	sl_loop_forget(loop, &r.ev);
+	assert_int_equal(sl_loop_once(loop, 20), 0);
+	assert_int_equal(r.calls, 3);
+
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+	sl_loop_free(loop);
+}
+
 /* Narrowing interest mid-batch hides the now unwanted events. */
 struct pair_rec {
 	struct sl_loop	*loop;
@@ -577,6 +682,7 @@ main(void)
 		cmocka_unit_test(test_timer_wait),
 		cmocka_unit_test(test_forget_in_batch),
 		cmocka_unit_test(test_narrow_in_batch),
+		cmocka_unit_test(test_post),
 		cmocka_unit_test(test_many_fds),
 		cmocka_unit_test(test_free_with_timers),
 		cmocka_unit_test(test_clock),
