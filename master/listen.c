@@ -59,8 +59,11 @@ open_socket(const struct sl_conf_inbound *in, const char **why)
 	}
 	/* The master, not the worker, owns the socket: each worker gets the
 	 * fd of its slot at fork (FD_CLOEXEC is cleared then, never here). */
+	/* TCP_NODELAY is inherited by accepted sockets: one setsockopt
+	 * here instead of one per connection in the workers. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) {
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))) {
 		*why = "setsockopt";
 		goto fail;
 	}

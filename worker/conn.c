@@ -65,6 +65,21 @@ sl_conn_set_events(struct sl_conn *c, struct sl_ev *ev, uint32_t mask)
 		sl_warn("epoll_ctl: %s", strerror(errno));
 }
 
+const struct sockaddr *
+sl_conn_local(struct sl_conn *c)
+{
+	/* Asked for only by xver and routing: no syscall per connection. */
+	if (c->local_len == 0) {
+		c->local_len = sizeof(c->local);
+		if (getsockname(c->cev.fd, (struct sockaddr *)&c->local,
+		    &c->local_len) == -1) {
+			memset(&c->local, 0, sizeof(c->local));
+			c->local.ss_family = AF_UNSPEC;
+		}
+	}
+	return (const struct sockaddr *)&c->local;
+}
+
 void
 sl_conn_touch(struct sl_conn *c)
 {
@@ -199,12 +214,10 @@ sl_conn_close(struct sl_conn *c, const char *why)
 	if (c->dnsq != NULL)
 		sl_dns_cancel(w->dns, c->dnsq);
 	if (c->sev.fd >= 0) {
-		sl_conn_set_events(c, &c->sev, 0);
-		sl_loop_forget(w->loop, &c->sev);
+		sl_ev_close(w->loop, &c->sev);
 		close(c->sev.fd);
 	}
-	sl_conn_set_events(c, &c->cev, 0);
-	sl_loop_forget(w->loop, &c->cev);
+	sl_ev_close(w->loop, &c->cev);
 	SSL_free(c->ssl);
 	close(c->cev.fd);
 	free(c->up.data);
@@ -572,7 +585,6 @@ conn_new(struct sl_wctx *w, int fd, uint32_t inbound)
 	c->started = sl_loop_now(w->loop);
 	c->policy = sl_img_level(&g->img, 0);
 	c->rule = SL_IMG_NONE;
-	c->local_len = sizeof(c->local);
 	return c;
 }
 
@@ -605,7 +617,7 @@ sl_conn_accept(struct sl_wctx *w, int lfd, uint32_t inbound)
 	struct sl_conn *c;
 	struct sockaddr_storage peer;
 	socklen_t plen;
-	int fd, one = 1;
+	int fd;
 
 	/* A bounded batch: one busy listener must not starve the rest. */
 	for (int i = 0; i < 64; i++) {
@@ -618,14 +630,13 @@ sl_conn_accept(struct sl_wctx *w, int lfd, uint32_t inbound)
 				sl_warn("accept: %s", strerror(errno));
 			return 0;
 		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* TCP_NODELAY comes from the listening socket. */
 		if ((c = conn_new(w, fd, inbound)) == NULL) {
 			close(fd);
 			continue;
 		}
 		memcpy(&c->peer, &peer, plen);
 		c->peer_len = plen;
-		getsockname(fd, (struct sockaddr *)&c->local, &c->local_len);
 		w->nconns++;
 		sl_cnt_open(w->cnt, inbound);
 		c->next = w->conns;

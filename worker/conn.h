@@ -78,7 +78,7 @@ struct sl_conn {
 	struct sl_ev		 cev;
 	SSL			*ssl;
 	struct sockaddr_storage	 peer, local;	/* PROXY header overrides */
-	socklen_t		 peer_len, local_len;
+	socklen_t		 peer_len, local_len; /* local: 0 = not asked yet */
 
 	/* server side (target or fallback dest) */
 	struct sl_ev		 sev;
@@ -130,6 +130,8 @@ int	 sl_conn_accept(struct sl_wctx *, int lfd, uint32_t inbound);
 void	 sl_conn_close_all(struct sl_wctx *);
 /* End the connection now (access-logged with its outcome). */
 void	 sl_conn_close(struct sl_conn *, const char *why);
+/* The connection's local address (from the PROXY header if one came). */
+const struct sockaddr *sl_conn_local(struct sl_conn *);
 /* Re-arm the inactivity timer after progress. */
 void	 sl_conn_touch(struct sl_conn *);
 void	 sl_conn_set_events(struct sl_conn *, struct sl_ev *, uint32_t);

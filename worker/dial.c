@@ -52,11 +52,9 @@ dial_event(struct sl_ev *ev, uint32_t events)
 		return;
 	}
 	c->dial_err = strerror(err);
-	sl_conn_set_events(c, ev, 0);
-	sl_loop_forget(c->w->loop, ev);
+	sl_ev_close(c->w->loop, ev);
 	close(ev->fd);
 	ev->fd = -1;
-	ev->events = 0;
 	c->addr_next++;
 	dial_next(c);
 }

@@ -20,7 +20,7 @@ prepend_proxy_header(struct sl_conn *c, int xver)
 {
 	uint8_t hdr[128];
 	int n = sl_pp_write(xver, (struct sockaddr *)&c->peer,
-	    (struct sockaddr *)&c->local, hdr, sizeof(hdr));
+	    sl_conn_local(c), hdr, sizeof(hdr));
 
 	if (n < 0 || c->up.off + c->up.len + (size_t)n > SL_BUF_SIZE)
 		return -1;

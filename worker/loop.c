@@ -151,6 +151,13 @@ sl_loop_forget(struct sl_loop *loop, struct sl_ev *ev)
 }
 
 void
+sl_ev_close(struct sl_loop *loop, struct sl_ev *ev)
+{
+	ev->events = 0;
+	sl_loop_forget(loop, ev);
+}
+
+void
 sl_ev_post(struct sl_loop *loop, struct sl_ev *ev)
 {
 	if (ev->posted)

@@ -49,6 +49,12 @@ void		 sl_ev_init(struct sl_ev *, int fd, sl_ev_cb, void *data);
  */
 void		 sl_loop_forget(struct sl_loop *, struct sl_ev *);
 /*
+ * EV's fd is about to be closed and is not shared with another process:
+ * the close removes it from epoll, so skip the EPOLL_CTL_DEL, and forget
+ * it as above.
+ */
+void		 sl_ev_close(struct sl_loop *, struct sl_ev *);
+/*
  * Report EPOLLIN on EV in this iteration, after the epoll batch, without
  * waiting: for input the kernel no longer holds (OpenSSL read ahead of
  * the record it returned), which epoll cannot report.  Dropped if EV no

@@ -93,7 +93,7 @@ ctx_fill(struct sl_conn *c, struct sl_route_state *rs)
 	x->inbound = c->inbound;
 	x->network = 0x1;		/* tcp: sluice relays no UDP yet */
 	x->source = (const struct sockaddr *)&c->peer;
-	x->local = (const struct sockaddr *)&c->local;
+	x->local = sl_conn_local(c);
 	x->source_port = sa_port(&c->peer);
 	x->local_port = sa_port(&c->local);
 	x->port = c->target.port;

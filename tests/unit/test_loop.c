@@ -551,7 +551,17 @@ test_post(void **state)
 	assert_int_equal(sl_loop_once(loop, 20), 0);
 	assert_int_equal(r.calls, 3);
 
+	/* Closed without EPOLL_CTL_DEL: neither a readable batch entry nor
+	 * a posted one reaches the callback afterwards. */
+	assert_int_equal(write(p[1], "z", 1), 1);
+	assert_int_equal(sl_ev_set(loop, &r.ev, EPOLLIN), 0);
+	sl_ev_post(loop, &r.ev);
+	sl_ev_close(loop, &r.ev);
+	assert_int_equal(r.ev.events, 0);
 	close(p[0]);
+	assert_int_equal(sl_loop_once(loop, 20), 0);
+	assert_int_equal(r.calls, 3);
+
 	close(p[1]);
 	close(q[0]);
 	close(q[1]);
