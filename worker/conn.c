@@ -27,6 +27,7 @@
 #include "worker/dns.h"
 #include "worker/proxyproto.h"
 #include "worker/tls.h"
+#include "worker/tlsbio.h"
 #include "worker/trojan.h"
 #include "worker/vless.h"
 
@@ -313,6 +314,12 @@ conn_tls(struct sl_conn *c)
 			ERR_clear_error();
 			sl_conn_close(c, "TLS handshake failed");
 		}
+		return;
+	}
+	/* A TLS 1.3 session ticket follows the handshake: send it now (if
+	 * the socket is full, the relay sends it with the first reply). */
+	if (sl_tlsbio_flush(c->ssl) == -1) {
+		sl_conn_close(c, "TLS handshake failed");
 		return;
 	}
 	sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);

@@ -24,7 +24,7 @@
 #include "worker/loop.h"
 #include "worker/wgen.h"
 
-#define SL_BUF_SIZE	16384
+#define SL_BUF_SIZE	65536
 #define SL_FIRST_MAX	8192	/* Xray's first read: one 8 KiB buffer */
 
 struct sl_dns;
@@ -99,6 +99,7 @@ struct sl_conn {
 	unsigned		 ssl_read_wants_write:1;
 	unsigned		 ssl_write_wants_read:1;
 	unsigned		 client_write_blocked:1;
+	unsigned		 notify_sent:1;	/* close_notify written */
 
 	/* what the first packet turned out to be */
 	int			 is_fallback;

@@ -25,6 +25,7 @@
 
 #include "shm/log.h"
 #include "worker/conn.h"
+#include "worker/tlsbio.h"
 
 enum { STEP_NONE = 0, STEP_PROGRESS = 1, STEP_CLOSED = -1 };
 
@@ -81,7 +82,7 @@ sl_relay_client_write(struct sl_conn *c, const uint8_t *p, size_t len)
 		int r = SSL_write(c->ssl, p, (int)len), e;
 
 		if (r > 0)
-			return r;
+			return sl_tlsbio_flush(c->ssl) == -1 ? -2 : r;
 		e = SSL_get_error(c->ssl, r);
 		if (e == SSL_ERROR_WANT_WRITE)
 			return -1;
@@ -160,22 +161,51 @@ down_read(struct sl_conn *c)
 	return STEP_PROGRESS;
 }
 
-static void
+/* Bytes OpenSSL counts as written that the TLS BIO still holds: 0 none
+ * left, 1 some left (the socket is full), -1 error. */
+static int
+client_flush(struct sl_conn *c)
+{
+	if (c->ssl == NULL || sl_tlsbio_pending(c->ssl) == 0)
+		return 0;
+	switch (sl_tlsbio_flush(c->ssl)) {
+	case -1:
+		return -1;
+	case 0:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The server's EOF to the client: close_notify, then (once it has left)
+ * the FIN.  0 done, 1 waiting for the socket, -1 error. */
+static int
 client_shutdown(struct sl_conn *c)
 {
-	if (c->ssl != NULL) {
+	int r;
+
+	if (c->ssl != NULL && !c->notify_sent) {
 		SSL_shutdown(c->ssl);	/* close_notify; reading goes on */
 		ERR_clear_error();
+		c->notify_sent = 1;
 	}
+	if ((r = client_flush(c)) != 0)
+		return r;
 	shutdown(c->cev.fd, SHUT_WR);
+	return 0;
 }
 
 static int
 down_step(struct sl_conn *c)
 {
-	int progress = STEP_NONE;
+	int progress = STEP_NONE, r;
 	ssize_t n;
 
+	if ((r = client_flush(c)) == -1) {
+		sl_conn_close(c, "client write error");
+		return STEP_CLOSED;
+	}
 	if (c->down.len == 0 && !c->server_eof)
 		progress = down_read(c);
 	c->client_write_blocked = 0;
@@ -195,7 +225,14 @@ down_step(struct sl_conn *c)
 		}
 	}
 	if (c->down.len == 0 && c->server_eof && !c->down_shut) {
-		client_shutdown(c);
+		if ((r = client_shutdown(c)) == -1) {
+			sl_conn_close(c, "client write error");
+			return STEP_CLOSED;
+		}
+		if (r == 1) {
+			c->client_write_blocked = 1;
+			return progress;
+		}
 		c->down_shut = 1;
 		c->idle_ms = c->policy->uplink_only_ms;
 		progress = STEP_PROGRESS;
@@ -210,7 +247,8 @@ set_interest(struct sl_conn *c)
 
 	if ((c->up.len == 0 && !c->client_eof) || c->ssl_write_wants_read)
 		cm |= EPOLLIN;
-	if (c->client_write_blocked || c->ssl_read_wants_write)
+	if (c->client_write_blocked || c->ssl_read_wants_write ||
+	    (c->ssl != NULL && sl_tlsbio_pending(c->ssl) > 0))
 		cm |= EPOLLOUT;
 	if (c->down.len == 0 && !c->server_eof)
 		sm |= EPOLLIN;

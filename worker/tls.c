@@ -15,6 +15,7 @@
 
 #include "shm/log.h"
 #include "shm/tickets.h"
+#include "worker/tlsbio.h"
 #include "worker/tls.h"
 
 struct sl_tls_ctx {
@@ -239,8 +240,10 @@ ctx_make(struct sl_tls_ctx *t, const struct sl_img_inbound *in,
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	/* Whole writes: the records of one SSL_write leave together
+	 * (worker/tlsbio.h). */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	    SSL_MODE_RELEASE_BUFFERS);
 	/* One read(2) per record instead of two (header, then body); the
 	 * worker posts an event for what OpenSSL holds (sl_ev_post). */
 	SSL_CTX_set_read_ahead(ctx, 1);
@@ -326,13 +329,15 @@ SSL *
 sl_tls_new(struct sl_tls_ctx *t, int fd)
 {
 	SSL *ssl = SSL_new(t->ctx[0]);
+	BIO *b;
 
 	if (ssl == NULL)
 		return NULL;
-	if (SSL_set_fd(ssl, fd) != 1) {
+	if ((b = sl_tlsbio_new(fd)) == NULL) {
 		SSL_free(ssl);
 		return NULL;
 	}
+	SSL_set_bio(ssl, b, b);
 	SSL_set_accept_state(ssl);
 	return ssl;
 }

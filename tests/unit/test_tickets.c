@@ -32,6 +32,7 @@
 #include "shm/tickets.h"
 #include "tests/unit/helpers.h"
 #include "worker/tls.h"
+#include "worker/tlsbio.h"
 
 #define T0	1000		/* a CLOCK_MONOTONIC ms for the region */
 
@@ -311,22 +312,24 @@ pki_make(struct pki *p)
 	EVP_PKEY_free(pk);
 }
 
-/* An image with two TLS inbounds, "in-a" and "in-b", one certificate. */
+/* An image with three TLS inbounds and one certificate: "in-a" and "in-b"
+ * with enableSessionResumption, "in-off" without. */
 static uint8_t *
 image_make(const struct pki *p, struct sl_img *img)
 {
 	struct sl_img_builder b;
 	struct sl_img_cert ce;
 	struct sl_img_inbound in;
-	static const char *tags[] = { "in-a", "in-b" };
+	static const char *tags[] = { "in-a", "in-b", "in-off" };
 
 	th_img_begin(&b);
 	memset(&ce, 0, sizeof(ce));
 	ce.cert_pem = sl_imgb_cstr(&b, p->cert);
 	ce.key_pem = sl_imgb_cstr(&b, p->key);
 	sl_imgb_add(&b, SL_SECT_CERTS, &ce, sizeof(ce));
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		memset(&in, 0, sizeof(in));
+		in.resumption = i < 2;
 		in.tag = sl_imgb_cstr(&b, tags[i]);
 		in.port = (uint16_t)(443 + i);
 		in.protocol = SL_IMG_IN_VLESS;
@@ -440,7 +443,10 @@ connect_once(struct sl_tls_ctx *t, int version, SSL_SESSION *sess,
 		step(c, &cdone);
 		step(s, &sdone);
 	}
+	/* As the worker does: what the handshake left in the BIO goes. */
+	assert_int_equal(sl_tlsbio_flush(s), 1);
 	assert_int_equal(SSL_write(s, "x", 1), 1);
+	assert_int_equal(sl_tlsbio_flush(s), 1);
 	for (int i = 0; n != 1; i++) {
 		assert_true(i < 100);
 		n = SSL_read(c, &byte, 1);
@@ -591,6 +597,30 @@ test_no_region(void **state)
 	no_region(*state, TLS1_3_VERSION);
 }
 
+/* The keys are there, the inbound did not ask (Xray's default). */
+static void
+test_no_resumption(void **state)
+{
+	struct world *w = *state;
+	const char *err = NULL;
+	struct sl_tickets *r = sl_tickets_create(T0, &err);
+	int versions[] = { TLS1_2_VERSION, TLS1_3_VERSION };
+
+	assert_non_null(r);
+	for (int i = 0; i < 2; i++) {
+		struct sl_tls_ctx *t = server(w, 2, r);
+		SSL_SESSION *s1, *s2;
+
+		assert_int_equal(connect_once(t, versions[i], NULL, &s1), 0);
+		assert_int_equal(SSL_SESSION_has_ticket(s1), 0);
+		assert_int_equal(connect_once(t, versions[i], s1, &s2), 0);
+		SSL_SESSION_free(s1);
+		SSL_SESSION_free(s2);
+		sl_tls_ctx_free(t);
+	}
+	sl_tickets_free(r);
+}
+
 int
 main(void)
 {
@@ -606,6 +636,7 @@ main(void)
 		cmocka_unit_test(test_across_workers_tls12),
 		cmocka_unit_test(test_across_workers_tls13),
 		cmocka_unit_test(test_no_region),
+		cmocka_unit_test(test_no_resumption),
 	};
 	int failed;
 
