@@ -58,6 +58,13 @@ class Control(unittest.TestCase):
         return sorted(w["pid"] for w in st["workers"] if w["slot"] != "observer"
                       and w["state"] == "running")
 
+    def running(self, n=2):
+        """The pids of N running workers, once they all run (a worker
+        just started, or respawned by an earlier test, may not yet)."""
+        return poll(lambda: (lambda p: p if len(p) >= n else None)(
+            self.workers(self.status())), T(10),
+            what="%d running workers" % n)
+
     def get(self, n=1, expect="web"):
         for _ in range(n):
             r, _ = https_get(self.env, self.port)
@@ -113,7 +120,7 @@ class Control(unittest.TestCase):
         self.assertIn(self.d.control + ".none", r.stderr)
 
     def test_reload_in_place_keeps_workers(self):
-        before = self.workers(self.status())
+        before = self.running()
         cfg = copy.deepcopy(self.d.config)
         cfg["inbounds"][0]["settings"]["fallbacks"][0]["dest"] = \
             self.env.nginx.port["alt"]
@@ -130,7 +137,7 @@ class Control(unittest.TestCase):
         self.assertTrue(all(w["generation"] == 2 for w in st["workers"]))
 
     def test_reload_worker_count_starts_new_workers(self):
-        before = self.workers(self.status())
+        before = self.running()
         cfg = copy.deepcopy(self.d.config)
         cfg["sluice"]["workers"] = 3
         self.d.write_config(cfg)
@@ -189,9 +196,7 @@ class Control(unittest.TestCase):
     def test_crash_loop_backs_off(self):
         """A worker that keeps dying is respawned ever more slowly and the
         master stays up."""
-        # An earlier test of the class may have left a respawn running.
-        pids = poll(lambda: (lambda p: p if len(p) >= 2 else None)(
-            self.workers(self.status())), T(10), what="2 running workers")
+        pids = self.running()
         victim, other = pids[0], pids[1]
         delays = []
         for _ in range(4):
