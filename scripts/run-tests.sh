@@ -183,7 +183,7 @@ done
 if [ "$rc" -eq 0 ] && [ -z "$missing" ] && ! grep -q '(driver error)' "$rep"; then
 	add 1 0
 	say "PASS bench smoke: REPORT.md with scenarios 1-8"
-	grep -E 'unavailable|not installed' "$rep" | head -n 5 | sed 's/^/    /'
+	grep -E 'unavailable|not installed' "$rep" | head -n 5 | cut -c1-160 | sed 's/^/    /'
 else
 	add 0 1
 	say "FAIL bench smoke: exit $rc, sections missing:${missing:- none}"

@@ -1,5 +1,6 @@
 """bench/REPORT.md, runs.tsv, runs.json, ratios.dat and ratios.png from
-the runs of scripts/bench/bench.py.
+the runs of scripts/bench/bench.py.  `report.py DIR` writes them again
+from DIR/runs.json.
 
 Each scenario's table gives, per server, the median and min-max over the
 rounds of each figure, and the ratio of the reference row to the server's
@@ -8,6 +9,7 @@ for throughput and worse for a cost).  The chart shows every such ratio
 turned into an advantage (higher is better: cost ratios inverted)."""
 
 import json
+import sys
 import os
 import shutil
 import statistics
@@ -22,19 +24,22 @@ SCENARIOS = [
      "sluiced", "ref/row", [
          ("rps", "req/s", HI, True, True),
          ("cpu_us", "front CPU µs/req", LO, True, True),
+         ("front_cpus", "front CPUs busy", HI, False, False),
          ("p50_ms", "p50 ms", LO, False, False),
          ("p99_ms", "p99 ms", LO, False, False),
          ("client_cpu_us", "wrk CPU µs/req", LO, False, False),
          ("errors", "errors", LO, False, False)]),
-    (2, "Fallback, one new TLS connection per request (wrk -H 'Connection: close'; openssl s_time -new)",
+    (2, "Fallback, one new TLS connection per request (openssl s_time -new; wrk -H 'Connection: close')",
      "sluiced", "ref/row", [
-         ("conn_per_s", "conn/s", HI, True, True),
-         ("cpu_us", "front CPU µs/conn", LO, True, True),
-         ("p99_ms", "p99 ms", LO, False, False),
+         ("stime_conn_per_s", "conn/s (s_time ×4)", HI, True, True),
+         ("stime_cpu_us", "front CPU µs/conn (s_time)", LO, True, True),
+         ("stime_client_cpu_us", "s_time CPU µs/conn", LO, False, False),
+         ("conn_per_s", "wrk conn/s", HI, True, False),
+         ("cpu_us", "wrk: front CPU µs/conn", LO, True, False),
+         ("front_cpus", "wrk: front CPUs busy", HI, False, False),
+         ("p99_ms", "wrk p99 ms", LO, False, False),
          ("client_cpu_us", "wrk CPU µs/conn", LO, False, False),
-         ("errors", "errors", LO, False, False),
-         ("stime_conn_per_s", "s_time conn/s", HI, True, False),
-         ("stime_cpu_us", "s_time front CPU µs/conn", LO, True, False)]),
+         ("errors", "wrk errors", LO, False, False)]),
     (3, "Fallback, 100 MiB download over one TLS connection (curl)",
      "sluiced", "ref/row", [
          ("mb_per_s", "MB/s", HI, True, True),
@@ -70,8 +75,25 @@ SCENARIOS = [
      "sluiced 1 worker", "row/ref", [
          ("rps", "req/s", HI, True, True),
          ("cpu_us", "front CPU µs/req", LO, True, False),
+         ("front_cpus", "front CPUs busy", HI, False, False),
          ("p99_ms", "p99 ms", LO, False, False)]),
 ]
+
+# What a table needs said under it.
+NOTES = {
+    2: "The s_time columns are the like-for-like ones: `openssl s_time -new` "
+       "makes a full handshake for every connection.  wrk does not: it "
+       "closes with SSL_clear() and reuses the SSL object, so its next "
+       "connection offers the last session, and resumes wherever the server "
+       "sent a ticket.  The peers send none (tickets off); sluiced always "
+       "sends one TLS 1.3 ticket and has no setting to stop it, so the wrk "
+       "columns compare sluiced's *resumed* handshakes with the peers' full "
+       "ones (see wrk's own CPU per connection).",
+    8: "All of wrk (2 threads), the backend nginx (2 workers) and sluiced "
+       "share the machine's CPUs; 'front CPUs busy' shows how much of them "
+       "sluiced got.  With as many CPUs as workers, the second worker has no "
+       "free CPU to scale onto.",
+}
 
 # text, scenario, key, numerator row, denominator row, op, threshold
 TARGETS = [
@@ -79,7 +101,8 @@ TARGETS = [
      "sluiced", "haproxy", "<=", 0.75),
     ("1: requests/s ≥ 1.1× haproxy's", 1, "rps", "sluiced", "haproxy",
      ">=", 1.1),
-    ("2: front CPU per new connection ≤ 0.75× nginx stream's", 2, "cpu_us",
+    ("2: front CPU per new connection ≤ 0.75× nginx stream's (s_time -new)",
+     2, "stime_cpu_us",
      "sluiced", "nginx-stream", "<=", 0.75),
     ("3: MB/s ≥ 1.2× haproxy's", 3, "mb_per_s", "sluiced", "haproxy",
      ">=", 1.2),
@@ -199,6 +222,9 @@ def scenario_md(scn, title, ref, mode, metrics, t):
         out.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     out.append("")
     n = max((len(v) for v in t.vals.values()), default=0)
+    if scn in NOTES:
+        out.append(NOTES[scn])
+        out.append("")
     out.append("Median of %d round(s), min–max in brackets.%s" % (
         n, " Ratio columns: the median of %s over the median of the row "
         "(above 1: sluiced's figure is larger)." % ref
@@ -341,7 +367,8 @@ plot "%(dat)s" using 2:1:($2<1?$2:1):($2<1?1:$2):($1-0.38):($1+0.38):4:ytic(5) \
 def write(outdir, meta, runs, commands, notes):
     tables = {s[0]: Table(s[0], runs) for s in SCENARIOS}
     with open(os.path.join(outdir, "runs.json"), "w") as f:
-        json.dump({"meta": meta, "runs": runs, "notes": notes}, f, indent=1)
+        json.dump({"meta": meta, "runs": runs, "notes": notes,
+                   "commands": commands}, f, indent=1)
     keys = []
     for r in runs:
         for k in r:
@@ -393,3 +420,11 @@ def write(outdir, meta, runs, commands, notes):
             "-1 = a check made once), ratios.dat and ratios.gp (the chart).", ""]
     with open(os.path.join(outdir, "REPORT.md"), "w") as f:
         f.write("\n".join(out))
+
+
+if __name__ == "__main__":
+    d = sys.argv[1] if len(sys.argv) > 1 else "bench"
+    with open(os.path.join(d, "runs.json")) as f:
+        data = json.load(f)
+    write(d, data["meta"], data["runs"], data.get("commands", []),
+          data.get("notes", []))
