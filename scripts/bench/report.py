@@ -89,6 +89,10 @@ NOTES = {
        "sends one TLS 1.3 ticket and has no setting to stop it, so the wrk "
        "columns compare sluiced's *resumed* handshakes with the peers' full "
        "ones (see wrk's own CPU per connection).",
+    7: "The round trips go client -> sluiced -> a python echo server and "
+       "back, all on the same CPUs: the latency includes python's own time "
+       "and moves a lot between rounds (see min-max); compare modes by the "
+       "relay CPU columns first.",
     8: "All of wrk (2 threads), the backend nginx (2 workers) and sluiced "
        "share the machine's CPUs; 'front CPUs busy' shows how much of them "
        "sluiced got.  With as many CPUs as workers, the second worker has no "
@@ -338,7 +342,7 @@ def chart(outdir, rows):
     hi = max(max(max(a, t or 0) for _, a, t in rows), 2)
     gp = os.path.join(outdir, "ratios.gp")
     with open(gp, "w") as f:
-        f.write("""set terminal pngcairo size 1100,%(h)d font "sans,10"
+        f.write("""set terminal pngcairo noenhanced size 1100,%(h)d font "sans,10"
 set output "%(png)s"
 set title "sluiced against each peer, per scenario: advantage = sluiced/peer for throughput, peer/sluiced for costs\\n(> 1: sluiced better; scenario 7: mode vs copy; 8: 2 workers vs 1; x marks a target of issue 5)"
 set logscale x 2
