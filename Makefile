@@ -3,6 +3,8 @@
 #   make SAN=1      the same with ASan+UBSan, in build-san/
 #   make unit       the unit test binaries, in build/tests/ (or build-san/)
 #   make bench-route  routing lookup speed and memory on the real geodata
+#   make bench      sluiced against haproxy, nginx stream, trojan-gfw and
+#                   v2ray on loopback: bench/REPORT.md (ROUNDS=3, BENCH_SMOKE=1)
 #   make test       install test packages, build, run every suite
 #   make run        install packages, build, start the demo in the foreground
 #   make install    DESTDIR, PREFIX (see the install target)
@@ -48,8 +50,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 UNIT_HLP := $(B)/obj/tests/unit/helpers.o
 
 .DELETE_ON_ERROR:
-.PHONY: all unit bench-route test run install uninstall clean lint deps \
-	deps-test
+.PHONY: all unit bench-route bench test run install uninstall clean lint \
+	deps deps-test
 
 all: $(B)/sluiced $(B)/sluicectl
 
@@ -106,6 +108,11 @@ $(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libsluice.a
 # A benchmark, not a test: lookup speed, image size, compile time, memory.
 bench-route: all $(B)/bench/bench_route
 	sh scripts/bench/route.sh
+
+# A benchmark, not a test: the peers side by side (scripts/bench/bench.py).
+bench: all
+	sh scripts/install-deps.sh --bench
+	/usr/bin/python3 scripts/bench/bench.py
 
 deps:
 	sh scripts/install-deps.sh

@@ -10,6 +10,10 @@
 #      (a target without a corpus, or no library to link, is a failure)
 #   3. integration: tests/integ/run.py against build/ and against build-san/
 #   4. mandoc -Tlint of man/*.[58]
+#   5. a smoke run of make bench (BENCH_SMOKE=1, report in a temporary
+#      directory): passes if it wrote REPORT.md with a section for every
+#      scenario and no driver error; no timing is asserted, and a missing
+#      peer is only reported
 # Each suite runs under `timeout`.  The last line is "N passed, N failed";
 # the exit status is non-zero if anything failed.
 set -u
@@ -164,6 +168,28 @@ for m in man/*.[58]; do
 	fi
 done
 [ "$found" -eq 1 ] || say "SKIP man: no pages in man/"
+
+# ---- 5. benchmark smoke run (build/sluiced)
+say "== bench smoke"
+mkdir -p "$LOG/bench"
+BENCH_SMOKE=1 BENCH_OUT="$LOG/bench" timeout -k 10 240 "$PY" \
+    scripts/bench/bench.py > "$LOG/bench.out" 2>&1
+rc=$?
+rep="$LOG/bench/REPORT.md"
+missing=""
+for n in 1 2 3 4 5 6 7 8; do
+	grep -q "^## $n\. " "$rep" 2>/dev/null || missing="$missing $n"
+done
+if [ "$rc" -eq 0 ] && [ -z "$missing" ] && ! grep -q '(driver error)' "$rep"; then
+	add 1 0
+	say "PASS bench smoke: REPORT.md with scenarios 1-8"
+	grep -E 'unavailable|not installed' "$rep" | head -n 5 | cut -c1-160 | sed 's/^/    /'
+else
+	add 0 1
+	say "FAIL bench smoke: exit $rc, sections missing:${missing:- none}"
+	grep -F '(driver error)' "$rep" 2>/dev/null | head -n 5 | sed 's/^/    /'
+	tail -n 30 "$LOG/bench.out" | sed 's/^/    /'
+fi
 
 say "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
