@@ -173,8 +173,8 @@ def stime_argv(port):
 
 def stime_run(scn, label, srv, port, rnd):
     """STIME_P parallel `openssl s_time -new`: every connection a full
-    handshake (s_time -new never offers a session, unlike wrk, which
-    resumes whenever the server sends tickets)."""
+    handshake (s_time -new never offers a session; wrk offers its last
+    one, which resumes only where the server sends tickets)."""
     c0, cc0, t0 = srv.cpu(), child_cpu(), time.monotonic()
     procs = [subprocess.Popen([str(a) for a in stime_argv(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -81,14 +81,12 @@ SCENARIOS = [
 
 # What a table needs said under it.
 NOTES = {
-    2: "The s_time columns are the like-for-like ones: `openssl s_time -new` "
-       "makes a full handshake for every connection.  wrk does not: it "
-       "closes with SSL_clear() and reuses the SSL object, so its next "
-       "connection offers the last session, and resumes wherever the server "
-       "sent a ticket.  The peers send none (tickets off); sluiced always "
-       "sends one TLS 1.3 ticket and has no setting to stop it, so the wrk "
-       "columns compare sluiced's *resumed* handshakes with the peers' full "
-       "ones (see wrk's own CPU per connection).",
+    2: "Both clients make a full handshake per connection here: "
+       "`openssl s_time -new` never offers a session, and wrk (which "
+       "closes with SSL_clear() and offers the last session again) finds "
+       "no ticket to resume, since every server runs with tickets off "
+       "(sluiced: no `enableSessionResumption`, Xray's default).  The "
+       "target is judged on the s_time columns.",
     7: "The round trips go client -> sluiced -> a python echo server and "
        "back, all on the same CPUs: the latency includes python's own time "
        "and moves a lot between rounds (see min-max); compare modes by the "
@@ -403,9 +401,9 @@ def write(outdir, meta, runs, commands, notes):
             "bytes). Each server ran with 2 workers or threads (sluiced "
             "`-w 2`, haproxy `nbthread 2`, nginx `worker_processes 2`, v2ray "
             "`GOMAXPROCS=2`; trojan-gfw has one thread), TLS 1.3 with an "
-            "ECDSA P-256 certificate, resumption off (sluiced has no switch "
-            "for it: it sends one TLS 1.3 session ticket per handshake, which "
-            "no client here uses), ALPN http/1.1, logs off or warnings only. "
+            "ECDSA P-256 certificate, resumption off (sluiced: no "
+            "`enableSessionResumption`, the default), ALPN http/1.1, logs "
+            "off or warnings only. "
             "Rounds are interleaved (A B C … A B C …, the start rotated each "
             "round). CPU = utime+stime from /proc/PID/stat summed over the "
             "server's process tree (master and workers, all threads), "

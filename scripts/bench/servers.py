@@ -1,8 +1,8 @@
 """The servers `make bench` compares, each on 127.0.0.1 with free ports, a
 config of its own in the run's temporary directory, and the same settings
 where they have one: 2 workers or threads (trojan-gfw has one thread), TLS
-resumption off (sluiced cannot turn it off: it sends one TLS 1.3 ticket
-per handshake, which no client here uses), logging off or minimal, ALPN
+resumption off (sluiced: enableSessionResumption left out, Xray's
+default), logging off or minimal, ALPN
 http/1.1 only, the backend nginx behind every fallback.
 
 Processes are harness.Proc: started under setsid, stopped by process
