@@ -116,7 +116,6 @@ struct sl_conn {
 	uint32_t		 barrier_ms;	/* sockmap: FIN barrier poll */
 	unsigned		 client_fin:1;	/* sockmap: FIN, not a reset */
 	unsigned		 server_fin:1;
-	unsigned		 sm_tried:2;	/* sockmap: bit per direction */
 
 	/* what the first packet turned out to be */
 	int			 is_fallback;

@@ -403,52 +403,55 @@ down_step(struct sl_conn *c)
 /* ---- modes ---- */
 
 /*
- * A direction goes into the sockmap at a stall with its buffer empty: its
- * source was just read to EAGAIN, so no skb is half consumed (trap 4).
- * VLESS's response header rides with the first payload, as when copying,
- * so the downlink waits for that first.  A direction that cannot be
- * inserted (a source that sent its FIN already: trap 2) splices.
+ * The pair goes into the sockmap at a stall with nothing left in user
+ * space: every source was just read to EAGAIN, so no skb is half consumed
+ * (trap 4).  VLESS's response header rides with the first payload, as
+ * when copying, so that comes first.  Both directions go in together: a
+ * socket the kernel writes to must run the verdict too, or nothing wakes
+ * its redirect queue when its send buffer fills (seen on 6.18).  A pair
+ * that cannot go in (a FIN already in: trap 2) splices.
  */
-static void
+static int
 sockmap_try(struct sl_conn *c)
 {
-	if (!c->sm.linked && sl_sockmap_link(&c->sm, c->cev.fd,
-	    c->sev.fd) == -1) {
-		sl_debug("sockmap: %s; splicing", strerror(errno));
+	if (c->client_eof || c->server_eof) {
 		c->fast = SL_DIR_SPLICE;
-		return;
+		return 0;
 	}
-	if (!(c->sm_tried & 1) && c->up.len == 0) {
-		c->sm_tried |= 1;
-		if (!c->client_eof && sl_sockmap_arm(&c->sm, SL_SM_UP,
-		    c->cev.fd, c->sev.fd) == 0)
-			c->up_mode = SL_DIR_SOCKMAP;
+	if (c->up.len > 0 || c->down.len > 0 || c->up_pipe.len > 0 ||
+	    c->down_pipe.len > 0 || c->down_prefix > 0)
+		return 0;	/* at a later stall */
+	c->fast = SL_DIR_SPLICE;
+	if (sl_sockmap_link(&c->sm, c->cev.fd, c->sev.fd) == -1 ||
+	    sl_sockmap_arm(&c->sm, SL_SM_DOWN, c->cev.fd, c->sev.fd) == -1) {
+		sl_debug("sockmap: %s; splicing", strerror(errno));
+		sl_sockmap_unlink(&c->sm);
+		return 0;
 	}
-	if (!(c->sm_tried & 2) && c->down.len == 0 && c->down_prefix == 0) {
-		c->sm_tried |= 2;
-		if (!c->server_eof && sl_sockmap_arm(&c->sm, SL_SM_DOWN,
-		    c->cev.fd, c->sev.fd) == 0)
-			c->down_mode = SL_DIR_SOCKMAP;
+	c->down_mode = SL_DIR_SOCKMAP;
+	/* The client's FIN came between two calls: the server's bytes may
+	 * be on their way already, so neither mode can take over. */
+	if (sl_sockmap_arm(&c->sm, SL_SM_UP, c->cev.fd, c->sev.fd) == -1) {
+		sl_conn_close(c, "sockmap insert failed");
+		return -1;
 	}
+	c->up_mode = SL_DIR_SOCKMAP;
+	return 0;
 }
 
 /* At a stall: move each direction that can on to a faster mode; 1 if
- * one did. */
+ * one did, -1 if the connection is closed. */
 static int
 upgrade(struct sl_conn *c)
 {
 	uint8_t up = c->up_mode, down = c->down_mode;
-	int sm;
 
-	if (c->fast == SL_DIR_SOCKMAP)
-		sockmap_try(c);
-	/* Splice what the sockmap has been tried for and refused. */
-	sm = c->fast == SL_DIR_SOCKMAP;
-	if (c->up_mode == SL_DIR_COPY && c->up.len == 0 &&
-	    (!sm || (c->sm_tried & 1)))
+	if (c->fast == SL_DIR_SOCKMAP && sockmap_try(c) == -1)
+		return -1;
+	if (c->up_mode == SL_DIR_COPY && c->up.len == 0)
 		c->up_mode = SL_DIR_SPLICE;
 	if (c->down_mode == SL_DIR_COPY && c->down.len == 0 &&
-	    c->down_prefix == 0 && (!sm || (c->sm_tried & 2)))
+	    c->down_prefix == 0)
 		c->down_mode = SL_DIR_SPLICE;
 	return c->up_mode != up || c->down_mode != down;
 }
@@ -476,7 +479,7 @@ set_interest(struct sl_conn *c)
 static void
 pump(struct sl_conn *c)
 {
-	int up, down, moved = 0, upgraded = 0;
+	int up, down, moved = 0, upgraded = 0, r;
 
 	for (;;) {
 		do {
@@ -488,8 +491,10 @@ pump(struct sl_conn *c)
 		} while (up == STEP_PROGRESS || down == STEP_PROGRESS);
 		/* Stalled: a faster mode starts with a fresh round. */
 		if (upgraded || c->fast == SL_DIR_COPY || (c->up_shut &&
-		    c->down_shut) || !upgrade(c))
+		    c->down_shut) || (r = upgrade(c)) == 0)
 			break;
+		if (r == -1)
+			return;
 		upgraded = 1;
 	}
 	if (c->up_shut && c->down_shut) {

@@ -86,14 +86,27 @@ tcp_counts(int fd, uint64_t *received, uint64_t *acked, uint64_t *outq)
 	return 0;
 }
 
-/* Bytes ever put into FD's send queue (plus a constant: the SYN). */
-static uint64_t
-tx_total(int fd)
+/* Bytes ever put into FD's send queue (plus a constant: the SYN): acked
+ * and still queued, read with no ACK in between (an ACK would move bytes
+ * from one count to the other under us). */
+static int
+tx_total(int fd, uint64_t *total)
 {
-	uint64_t acked = 0, outq = 0;
+	uint64_t a1, a2, q;
 
-	tcp_counts(fd, NULL, &acked, &outq);
-	return acked + outq;
+	for (int i = 0; i < 16; i++) {
+		/* acked, queued, acked again: the same twice, no ACK came
+		 * between the first two. */
+		if (tcp_counts(fd, NULL, &a1, &q) == -1 ||
+		    tcp_counts(fd, NULL, &a2, NULL) == -1)
+			return -1;
+		if (a1 == a2) {
+			*total = a1 + q;
+			return 0;
+		}
+	}
+	errno = EAGAIN;
+	return -1;
 }
 
 uint64_t
@@ -104,7 +117,9 @@ sl_sockmap_sent(const struct sl_smlink *l, int dir, int cfd, int sfd,
 
 	if (!(l->armed & (1u << dir)))
 		return 0;
-	t = tx_total(dir == SL_SM_UP ? sfd : cfd) - (fin_sent ? 1 : 0);
+	if (tx_total(dir == SL_SM_UP ? sfd : cfd, &t) == -1)
+		return 0;
+	t -= fin_sent ? 1 : 0;
 	return t > l->tx0[dir] ? t - l->tx0[dir] : 0;
 }
 
@@ -113,15 +128,16 @@ sl_sockmap_flushed(const struct sl_smlink *l, int dir, int cfd, int sfd,
     uint64_t user_read, int fin)
 {
 	int src = dir == SL_SM_UP ? cfd : sfd, dst = dir == SL_SM_UP ? sfd : cfd;
-	uint64_t rx, acked, outq;
+	uint64_t rx, tx;
 
 	if (!(l->armed & (1u << dir)))
 		return 1;
-	if (tcp_counts(src, &rx, NULL, NULL) == -1 ||
-	    tcp_counts(dst, NULL, &acked, &outq) == -1)
+	/* The source's count first: it is final after its FIN. */
+	if (tcp_counts(src, &rx, NULL, NULL) == -1)
 		return 1;	/* a socket gone bad: nothing left to wait for */
-	return sl_sockmap_barrier(rx, fin, user_read, acked, outq,
-	    l->tx0[dir]);
+	if (tx_total(dst, &tx) == -1)
+		return errno == EAGAIN ? 0 : 1;
+	return sl_sockmap_barrier(rx, fin, user_read, tx, 0, l->tx0[dir]);
 }
 
 int
@@ -235,7 +251,8 @@ sl_sockmap_arm(struct sl_smlink *l, int dir, int cfd, int sfd)
 		return -1;
 	}
 	/* Before the insertion: nothing can be redirected to DST yet. */
-	l->tx0[dir] = tx_total(dst);
+	if (tx_total(dst, &l->tx0[dir]) == -1)
+		return -1;
 	if (bpf_map_update_elem(sm.socks, &l->cookie[dir], &v, BPF_NOEXIST))
 		return -1;
 	l->armed |= 1u << dir;

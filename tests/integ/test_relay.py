@@ -29,6 +29,9 @@ HDR = struct.Struct("!4sIQQI4x")        # magic, id, up, down, kind: 32 bytes
 MAGIC = b"RLY1"
 # kinds
 NORMAL, SEND_CLOSE, SERVER_FIRST, ABORT_UP, ABORT_DOWN = range(5)
+# SLUICE_RELAY_WEIGHTS="50,20,15,7,8": how often each kind is drawn.
+WEIGHTS = [int(w) for w in os.environ.get("SLUICE_RELAY_WEIGHTS",
+                                          "50,20,15,7,8").split(",")]
 KIND_NAMES = ("normal", "send-and-close", "server-first", "abort-upload",
               "abort-download")
 
@@ -171,7 +174,7 @@ class RelayBase(DaemonTest):
 
     def transfer(self, tid, rng):
         path = rng.choice(("trojan", "vless", "fallback"))
-        kind = rng.choices(range(5), weights=(50, 20, 15, 7, 8))[0]
+        kind = rng.choices(range(5), weights=WEIGHTS)[0]
         if rng.random() < 0.1:
             up, down = rng.choice(((0, 0), (0, 1), (1, 0), (0, MAX_SIZE)))
         else:

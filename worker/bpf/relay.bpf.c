@@ -34,9 +34,17 @@ sl_relay_verdict(struct __sk_buff *skb)
 {
 	__u64 cookie;
 
-	/* A FIN-only skb redirected would fail the peer (trap 7). */
+	/*
+	 * A FIN-only skb redirected fails the peer (trap 7).  Passed, it
+	 * waits on this socket's psock queue behind the bytes redirected to
+	 * this socket, and when its turn comes its zero length is taken for
+	 * an error that stops the queue: bytes still coming are dropped (seen
+	 * on 6.18 with a client that sends its FIN while a response streams
+	 * to it).  TCP has taken the FIN already (RCV_SHUTDOWN: EPOLLRDHUP,
+	 * recv() == 0), so the empty skb carries nothing: drop it.
+	 */
 	if (skb->len == 0)
-		return SK_PASS;
+		return SK_DROP;
 	cookie = bpf_get_socket_cookie(skb);
 	/* Redirected, or no peer: then the bytes stay on this socket for
 	 * the worker to read rather than be dropped (trap 7). */
