@@ -18,9 +18,12 @@
  * ESTABLISHED, the caller keeps copying or splicing (2); SO_RCVLOWAT kicks
  * bytes queued before the insertion (3); the caller inserts only sockets
  * read to EAGAIN (4); nothing here uses FIONREAD (5); the caller forwards
- * EOF itself (6) after sl_sockmap_flushed() (8); the verdict passes empty
- * skbs and peerless ones (7); the caller watches EPOLLRDHUP only (9);
- * sl_sockmap_unlink() before close (10).
+ * EOF itself (6) after sl_sockmap_flushed() (8); the verdict never
+ * redirects an empty skb (it drops it: see relay.bpf.c) and passes a
+ * peerless one (7); the caller watches EPOLLRDHUP only (9);
+ * sl_sockmap_unlink() before close (10).  Both sockets of a pair are in
+ * SOCKS while either direction is redirected: a redirect target without
+ * the verdict gets no write-space wake-up and stalls.
  */
 #ifndef SL_WORKER_SOCKMAP_H
 #define SL_WORKER_SOCKMAP_H
