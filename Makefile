@@ -1,6 +1,7 @@
 # sluice: non-recursive build.
 #   make            build/sluiced, build/sluicectl
 #   make SAN=1      the same with ASan+UBSan, in build-san/
+#   make BPF=0      without the eBPF sockmap relay (no clang, no libbpf)
 #   make unit       the unit test binaries, in build/tests/ (or build-san/)
 #   make bench-route  routing lookup speed and memory on the real geodata
 #   make bench      sluiced against haproxy, nginx stream, trojan-gfw and
@@ -35,6 +36,18 @@ CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 LDFLAGS += -fsanitize=address,undefined
 else
 B       := build
+endif
+
+# The eBPF sockmap relay (worker/sockmap.c): built when clang and libbpf
+# are found, unless BPF=0.  The object is compiled here and embedded in the
+# binary (.incbin), never committed.
+BPF     ?= $(shell command -v clang > /dev/null 2>&1 && \
+           pkg-config --exists libbpf 2> /dev/null && echo 1 || echo 0)
+ifeq ($(BPF),1)
+BPF_OBJ := $(B)/bpf/relay.bpf.o
+CFLAGS  += -DSL_BPF -DSL_BPF_OBJ='"$(BPF_OBJ)"' \
+           $(shell pkg-config --cflags libbpf)
+LDLIBS  += $(shell pkg-config --libs libbpf)
 endif
 
 # protobuf-c code generated from *.proto into $(B)/gen (on the include path).
@@ -76,6 +89,17 @@ $(B)/obj/gen/%.o: $(B)/gen/%.c Makefile
 # the generated headers.
 $(LIB_OBJ) $(B)/obj/master/main.o $(B)/obj/master/sluicectl.o \
     $(UNIT_HLP): | $(GEN_HDR)
+
+ifeq ($(BPF),1)
+# No vmlinux.h: <linux/bpf.h> and <bpf/bpf_helpers.h>, with the
+# multiarch directory for <asm/types.h>.
+$(BPF_OBJ): worker/bpf/relay.bpf.c Makefile
+	@mkdir -p $(dir $@)
+	clang -O2 -g -target bpf -Wall -Werror \
+	    -I/usr/include/$(shell $(CC) -dumpmachine) -c -o $@ $<
+
+$(B)/obj/worker/sockmap.o: $(BPF_OBJ)
+endif
 
 $(B)/libsluice.a: $(LIB_OBJ)
 	@rm -f $@

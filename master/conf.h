@@ -18,6 +18,7 @@
 
 #include "master/arena.h"
 #include "shm/ipset.h"
+#include "shm/types.h"
 
 /* "file:line" for libconfig, "file: $.json.path" for JSON. */
 struct sl_where {
@@ -39,7 +40,6 @@ enum sl_loglevel {
 	SL_LOG_NONE = 0, SL_LOG_ERROR = 1, SL_LOG_WARNING = 2,
 	SL_LOG_INFO = 3, SL_LOG_DEBUG = 4
 };
-enum sl_relay_mode { SL_RELAY_COPY = 0, SL_RELAY_SPLICE = 1, SL_RELAY_SOCKMAP = 2 };
 
 struct sl_conf_client {
 	struct sl_where	 where;

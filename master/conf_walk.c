@@ -76,12 +76,12 @@ walk_log(struct walk *w, const struct sl_node *root)
 		walk_err(w, &dns, "unsupported value true (no DNS module yet)");
 }
 
-/* splice and sockmap are planned (DESIGN.md §4); refuse them until they
- * exist rather than relay by copying behind the user's back. */
+/* DESIGN.md §4; "sockmap" falls back to splice when its self-test fails
+ * (worker/sockmap.h). */
 static const struct walk_name relays[] = {
-	{ "copy", SL_RELAY_COPY }, { NULL, 0 }
+	{ "copy", SL_RELAY_COPY }, { "splice", SL_RELAY_SPLICE },
+	{ "sockmap", SL_RELAY_SOCKMAP }, { NULL, 0 }
 };
-static const char *const relays_planned[] = { "splice", "sockmap", NULL };
 
 static void
 walk_sluice(struct walk *w, const struct sl_node *root)
@@ -121,8 +121,8 @@ walk_sluice(struct walk *w, const struct sl_node *root)
 	}
 	walk_opt_nonempty(w, &n, "stateDb", &sl->state_db);
 	walk_opt_nonempty(w, &n, "assetDir", &sl->asset_dir);
-	if (walk_opt_enum(w, &n, "relay", relays, relays_planned, "copy",
-	    &e) > 0)
+	if (walk_opt_enum(w, &n, "relay", relays, NULL,
+	    "copy, splice or sockmap", &e) > 0)
 		sl->relay = (enum sl_relay_mode)e;
 	if (walk_opt_int(w, &n, "statsInterval", 0, UINT32_MAX, &v) > 0)
 		sl->stats_interval = (uint32_t)v;

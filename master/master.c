@@ -25,6 +25,7 @@
 #include "shm/counters.h"
 #include "shm/log.h"
 #include "shm/tickets.h"
+#include "worker/sockmap.h"
 
 #define DEFAULT_LOG_DIR	"/var/log/sluice"
 
@@ -292,6 +293,34 @@ loop(struct master *m)
 	logs_drain(m);
 }
 
+void
+master_relay_prepare(struct master *m)
+{
+	const char *why = NULL;
+
+	if (m->cur.cf->sluice.relay != SL_RELAY_SOCKMAP || sl_sockmap_ready())
+		return;
+	if (sl_sockmap_load(&why) == -1)
+		sl_warn("relay \"sockmap\" is not available, splicing "
+		    "instead: %s", why);
+	else
+		sl_info("relay \"sockmap\": self-test passed");
+}
+
+const char *
+master_relay_text(const struct master *m, char *buf, size_t cap)
+{
+	static const char *const names[] = { "copy", "splice", "sockmap" };
+	enum sl_relay_mode r = m->cur.cf->sluice.relay;
+
+	if (r == SL_RELAY_SOCKMAP && !sl_sockmap_ready()) {
+		snprintf(buf, cap, "sockmap (%s) -> splice",
+		    sl_sockmap_why() ? sl_sockmap_why() : "not loaded");
+		return buf;
+	}
+	return names[r];
+}
+
 /* The first generation, the shared regions, the control socket. */
 static int
 master_start(struct master *m)
@@ -374,6 +403,7 @@ sl_master_run(const struct sl_master_opts *opts)
 		    strerror(errno));
 	sl_warn("sluiced started: generation 1, %d workers, %zu inbounds",
 	    m.cur.workers, m.cur.cf->ninbounds);
+	master_relay_prepare(&m);
 	procs_start(&m);
 	daemon_ready(&m);
 	loop(&m);

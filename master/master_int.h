@@ -114,6 +114,11 @@ enum { EV_SIGNAL = 1, EV_LOG, EV_CTL, EV_CLIENT, EV_CHAN };
 
 void		 master_logs_open(struct master *);
 void		 master_mkdir_parent(const char *path);
+/* sluice.relay "sockmap": load and self-test the eBPF relay before
+ * workers are forked (they inherit it); a failure is logged once. */
+void		 master_relay_prepare(struct master *);
+/* The relay mode in effect: "splice", or "sockmap (why) -> splice". */
+const char	*master_relay_text(const struct master *, char *, size_t);
 
 /* gen.c */
 int		 gen_build(struct master *, uint64_t id, struct gen *,

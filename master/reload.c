@@ -107,8 +107,10 @@ reload_start(struct master *m, struct ctl_client *c)
 	master_logs_open(m);
 	if (in_place)
 		reload_in_place(m);
-	else
+	else {
+		master_relay_prepare(m);
 		reload_restart(m, &old, grace);
+	}
 	if (m->cur.obs_fd >= 0)
 		procs_spawn(m, OBSERVER_SLOT);
 	gen_free(&old);

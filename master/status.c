@@ -157,7 +157,7 @@ static json_object *
 status_json(struct master *m)
 {
 	json_object *o = json_object_new_object();
-	char when[32];
+	char when[32], relay[256];
 
 	iso_time(m->started, when, sizeof(when));
 	json_object_object_add(o, "pid", json_object_new_int(m->pid));
@@ -172,6 +172,8 @@ status_json(struct master *m)
 	    json_object_new_boolean(m->pend.gen != 0));
 	json_object_object_add(o, "stopping",
 	    json_object_new_boolean(m->stopping != 0));
+	json_object_object_add(o, "relay", json_object_new_string(
+	    master_relay_text(m, relay, sizeof(relay))));
 	json_object_object_add(o, "workers", status_workers(m));
 	json_object_object_add(o, "listeners", status_listeners(m));
 	return o;
@@ -194,6 +196,8 @@ status_print(FILE *f, json_object *o)
 	    ", reloading" : "",
 	    json_object_get_boolean(json_object_object_get(o, "stopping")) ?
 	    ", stopping" : "");
+	fprintf(f, "relay %s\n",
+	    json_object_get_string(json_object_object_get(o, "relay")));
 	a = json_object_object_get(o, "workers");
 	fprintf(f, "\n%-8s %-8s %-4s %-20s %-8s %8s %10s\n", "slot", "pid",
 	    "gen", "started", "state", "active", "accepted");

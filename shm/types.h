@@ -25,6 +25,11 @@
 #define SL_CMD_UDP	2
 #define SL_CMD_MUX	3
 
+/* sluice.relay: how plaintext pairs are relayed (worker/relay.c). */
+enum sl_relay_mode {
+	SL_RELAY_COPY = 0, SL_RELAY_SPLICE = 1, SL_RELAY_SOCKMAP = 2
+};
+
 /* A destination requested by a client. */
 struct sl_target {
 	uint8_t		atyp;		/* SL_ATYP_* */

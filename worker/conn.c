@@ -92,6 +92,10 @@ conn_timeout(struct sl_timer *t)
 {
 	struct sl_conn *c = t->data;
 
+	if (c->state == SL_C_RELAY && sl_relay_busy(c)) {
+		sl_conn_touch(c);	/* bytes moved in the kernel */
+		return;
+	}
 	sl_conn_close(c, c->state == SL_C_HOLD ? "blocked by final rule" :
 	    c->state < SL_C_RESOLVE ? "handshake timeout" : "idle timeout");
 }
@@ -209,6 +213,7 @@ sl_conn_close(struct sl_conn *c, const char *why)
 {
 	struct sl_wctx *w = c->w;
 
+	sl_relay_free(c);	/* first: it completes the byte counts */
 	access_log(c, why);
 	sl_timer_del(w->loop, &c->timer);
 	sl_timer_del(w->loop, &c->dial_timer);
@@ -221,8 +226,6 @@ sl_conn_close(struct sl_conn *c, const char *why)
 	sl_ev_close(w->loop, &c->cev);
 	SSL_free(c->ssl);
 	close(c->cev.fd);
-	free(c->up.data);
-	free(c->down.data);
 	free(c->addrs);
 	sl_route_free(c);
 	sl_outbound_proxy_free(c);
@@ -277,6 +280,7 @@ conn_proxy_in(struct sl_conn *c)
 		sl_conn_close(c, "PROXY header read");
 		return;
 	}
+	c->client_rx += used;	/* the sockmap's byte arithmetic */
 	/* The PROXY limit is over: back to the handshake deadline. */
 	elapsed = sl_loop_now(c->w->loop) - c->started;
 	c->idle_ms = elapsed < c->policy->handshake_ms ?
@@ -557,8 +561,9 @@ conn_event(struct sl_ev *ev, uint32_t events)
 
 /* ---- accept ---- */
 
-/* A connection with its buffers and, on a TLS inbound, its SSL; NULL if
- * any of them cannot be had (nothing is left allocated then). */
+/* A connection and, on a TLS inbound, its SSL; NULL if either cannot be
+ * had (nothing is left allocated then).  Its relay buffers come from the
+ * worker's pool when data arrives (worker/buf.h). */
 static struct sl_conn *
 conn_new(struct sl_wctx *w, int fd, uint32_t inbound)
 {
@@ -567,15 +572,8 @@ conn_new(struct sl_wctx *w, int fd, uint32_t inbound)
 
 	if (c == NULL)
 		return NULL;
-	c->up.data = malloc(SL_BUF_SIZE);
-	c->down.data = malloc(SL_BUF_SIZE);
-	if (g->tls[inbound] != NULL)
-		c->ssl = sl_tls_new(g->tls[inbound], fd);
-	if (c->up.data == NULL || c->down.data == NULL ||
-	    (g->tls[inbound] != NULL && c->ssl == NULL)) {
-		SSL_free(c->ssl);
-		free(c->up.data);
-		free(c->down.data);
+	if (g->tls[inbound] != NULL &&
+	    (c->ssl = sl_tls_new(g->tls[inbound], fd)) == NULL) {
 		free(c);
 		return NULL;
 	}
@@ -587,6 +585,8 @@ conn_new(struct sl_wctx *w, int fd, uint32_t inbound)
 	    inbound);
 	sl_ev_init(&c->cev, fd, conn_event, c);
 	sl_ev_init(&c->sev, -1, sl_relay_event, c);
+	sl_pipe_init(&c->up_pipe);
+	sl_pipe_init(&c->down_pipe);
 	sl_timer_init(&c->timer, conn_timeout, c);
 	sl_timer_init(&c->dial_timer, NULL, c);
 	c->started = sl_loop_now(w->loop);

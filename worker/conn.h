@@ -21,10 +21,12 @@
 
 #include "shm/image.h"
 #include "shm/types.h"
+#include "worker/buf.h"
 #include "worker/loop.h"
+#include "worker/sockmap.h"
+#include "worker/splice.h"
 #include "worker/wgen.h"
 
-#define SL_BUF_SIZE	65536
 #define SL_FIRST_MAX	8192	/* Xray's first read: one 8 KiB buffer */
 
 struct sl_dns;
@@ -42,6 +44,15 @@ struct sl_wctx {
 	size_t			 nconns;
 	int			 draining;
 	struct sl_cnt_slot	*cnt;		/* this worker's counters */
+	struct sl_bufpool	 bufs;		/* relay buffers (worker/buf.h) */
+	struct sl_pipepool	 pipes;		/* empty pipes (worker/splice.h) */
+};
+
+/* How one direction of a relay moves its bytes (worker/relay.c). */
+enum sl_dir_mode {
+	SL_DIR_COPY,		/* read/write through a struct sl_buf */
+	SL_DIR_SPLICE,		/* splice(2) through a pipe */
+	SL_DIR_SOCKMAP		/* redirected by the kernel (eBPF) */
 };
 
 enum sl_conn_state {
@@ -59,11 +70,6 @@ enum sl_conn_state {
 struct sl_dial_addr {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
-};
-
-struct sl_buf {
-	uint8_t		*data;
-	size_t		 off, len;	/* pending bytes: data[off..off+len) */
 };
 
 struct sl_conn {
@@ -100,6 +106,17 @@ struct sl_conn {
 	unsigned		 ssl_write_wants_read:1;
 	unsigned		 client_write_blocked:1;
 	unsigned		 notify_sent:1;	/* close_notify written */
+
+	/* relay modes: plaintext pairs move on from copying, per direction */
+	uint8_t			 up_mode, down_mode;	/* enum sl_dir_mode */
+	uint8_t			 fast;		/* the best mode left to try */
+	struct sl_pipe		 up_pipe, down_pipe;
+	struct sl_smlink	 sm;
+	uint64_t		 client_rx;	/* bytes read from the client's */
+	uint64_t		 server_rx;	/* and the server's socket */
+	uint32_t		 barrier_ms;	/* sockmap: FIN barrier poll */
+	unsigned		 client_fin:1;	/* sockmap: FIN, not a reset */
+	unsigned		 server_fin:1;
 
 	/* what the first packet turned out to be */
 	int			 is_fallback;
@@ -184,5 +201,10 @@ ssize_t	 sl_relay_client_read(struct sl_conn *, size_t max);
 /* One write to the client: >0 bytes written, -1 would block, -2 error. */
 ssize_t	 sl_relay_client_write(struct sl_conn *, const uint8_t *, size_t);
 void	 sl_relay_event(struct sl_ev *, uint32_t);
+/* The inactivity timer fired in the relay: 1 if bytes moved where the
+ * worker does not see them (sockmap), and the timer should start again. */
+int	 sl_relay_busy(struct sl_conn *);
+/* Before the sockets close: sockmap entries out, pipes and buffers back. */
+void	 sl_relay_free(struct sl_conn *);
 
 #endif

@@ -86,7 +86,13 @@ proxy_event(struct sl_ev *ev, uint32_t events)
 		proxy_fail(c, strerror(errno));
 		return;
 	}
+	if (sl_buf_take(&c->w->bufs, &c->down) == -1) {
+		sl_conn_close(c, "out of memory");
+		return;
+	}
 	n = read(c->sev.fd, c->down.data + pre, SL_BUF_SIZE - pre);
+	if (n > 0)
+		c->server_rx += (uint64_t)n;
 	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 		sl_conn_set_events(c, &c->sev, rc == SL_AGAIN ?
 		    EPOLLIN | EPOLLOUT : EPOLLIN);

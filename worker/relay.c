@@ -14,10 +14,20 @@
  * it was passed on), and a fallback must look like the real site.  Timers
  * follow Xray's policy: connIdle while both directions are open, then
  * downlinkOnly after the client's EOF, uplinkOnly after the server's.
+ *
+ * Modes (sluice.relay): every direction starts by copying, since the first
+ * packet, a PROXY header or VLESS's response header are in user space.  On
+ * a plaintext pair (no TLS on the client leg) a direction whose buffer is
+ * empty then moves on to splice(2) through a pipe, or both go into the
+ * sockmap (worker/sockmap.h), falling back to splice for a direction that
+ * cannot be inserted.  EOF, back-pressure and timers are the same in every
+ * mode; only how bytes move differs.  Buffers and pipes are held only
+ * while they hold bytes (worker/buf.h, worker/splice.h).
  */
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,8 +39,8 @@
 
 enum { STEP_NONE = 0, STEP_PROGRESS = 1, STEP_CLOSED = -1 };
 
-ssize_t
-sl_relay_client_read(struct sl_conn *c, size_t max)
+static ssize_t
+client_read(struct sl_conn *c, size_t max)
 {
 	uint8_t *p = c->up.data + c->up.off + c->up.len;
 	size_t room = SL_BUF_SIZE - c->up.off - c->up.len;
@@ -67,8 +77,23 @@ sl_relay_client_read(struct sl_conn *c, size_t max)
 		n = read(c->cev.fd, p, room);
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? -1 : -2;
+		c->client_rx += (uint64_t)n;
 	}
 	c->up.len += (size_t)n;
+	return n;
+}
+
+/* The buffer is taken for the read and given back if it stayed empty:
+ * a client that has nothing to say holds none. */
+ssize_t
+sl_relay_client_read(struct sl_conn *c, size_t max)
+{
+	ssize_t n;
+
+	if (sl_buf_take(&c->w->bufs, &c->up) == -1)
+		return -2;
+	if ((n = client_read(c, max)) == -1)
+		sl_buf_give(&c->w->bufs, &c->up);
 	return n;
 }
 
@@ -99,8 +124,10 @@ sl_relay_client_write(struct sl_conn *c, const uint8_t *p, size_t len)
 	return n;
 }
 
+/* ---- client -> server ---- */
+
 static int
-up_step(struct sl_conn *c)
+up_copy(struct sl_conn *c)
 {
 	int progress = STEP_NONE;
 	ssize_t n;
@@ -131,7 +158,109 @@ up_step(struct sl_conn *c)
 			progress = STEP_PROGRESS;
 		}
 	}
-	if (c->up.len == 0 && c->client_eof && !c->up_shut) {
+	return progress;
+}
+
+static int
+up_splice(struct sl_conn *c)
+{
+	int progress = STEP_NONE;
+	ssize_t n;
+
+	if (c->up_pipe.len == 0 && !c->client_eof) {
+		n = sl_pipe_in(&c->w->pipes, &c->up_pipe, c->cev.fd);
+		if (n == -2) {
+			sl_conn_close(c, "client read error");
+			return STEP_CLOSED;
+		}
+		if (n == 0)
+			c->client_eof = 1;
+		if (n > 0)
+			c->client_rx += (uint64_t)n;
+		if (n >= 0)
+			progress = STEP_PROGRESS;
+	}
+	if (c->up_pipe.len > 0) {
+		n = sl_pipe_out(&c->up_pipe, c->sev.fd);
+		if (n == -2) {
+			sl_conn_close(c, "server write error");
+			return STEP_CLOSED;
+		}
+		if (n > 0) {
+			c->up_bytes += (uint64_t)n;
+			progress = STEP_PROGRESS;
+		}
+	}
+	return progress;
+}
+
+/* The kernel moves the bytes; the worker only learns of the end. */
+static int
+up_sockmap(struct sl_conn *c)
+{
+	int r;
+
+	if (c->client_eof || (r = sl_sockmap_eof(c->cev.fd)) == 0)
+		return STEP_NONE;
+	if (r == 2) {
+		sl_conn_close(c, "client read error");
+		return STEP_CLOSED;
+	}
+	c->client_eof = 1;
+	c->client_fin = 1;
+	return STEP_PROGRESS;
+}
+
+static void
+barrier_tick(struct sl_timer *t)
+{
+	struct sl_conn *c = t->data;
+
+	sl_relay_event(&c->sev, 0);
+}
+
+/*
+ * Sockmap: at a source's EOF, bytes it sent may still be on their way
+ * through the kernel to the other socket.  The server's FIN must not
+ * overtake them (trap 8), and the connection must not close under them:
+ * a direction is over only when everything its source sent is queued on
+ * the destination.  Until then look again on a timer (1, 2, 4 .. 64 ms),
+ * since nothing else would wake the worker.
+ */
+static int
+flushed(struct sl_conn *c, int dir)
+{
+	if (dir == SL_SM_UP ? sl_sockmap_flushed(&c->sm, SL_SM_UP, c->cev.fd,
+	    c->sev.fd, c->client_rx, c->client_fin) :
+	    sl_sockmap_flushed(&c->sm, SL_SM_DOWN, c->cev.fd, c->sev.fd,
+	    c->server_rx, c->server_fin))
+		return 1;
+	c->barrier_ms = c->barrier_ms ? c->barrier_ms * 2 : 1;
+	if (c->barrier_ms > 64)
+		c->barrier_ms = 64;
+	c->dial_timer.cb = barrier_tick;
+	if (!sl_timer_armed(&c->dial_timer))
+		sl_timer_add(c->w->loop, &c->dial_timer, c->barrier_ms);
+	return 0;
+}
+
+static int
+up_step(struct sl_conn *c)
+{
+	int progress;
+
+	if (c->up_mode == SL_DIR_SOCKMAP)
+		progress = up_sockmap(c);
+	else if (c->up_mode == SL_DIR_SPLICE)
+		progress = up_splice(c);
+	else
+		progress = up_copy(c);
+	if (progress == STEP_CLOSED)
+		return progress;
+	if (c->up.len == 0 && c->up_pipe.len == 0 && c->client_eof &&
+	    !c->up_shut) {
+		if (c->up_mode == SL_DIR_SOCKMAP && !flushed(c, SL_SM_UP))
+			return progress;
 		c->up_shut = 1;		/* nothing more to send; see above */
 		c->idle_ms = c->policy->downlink_only_ms;
 		progress = STEP_PROGRESS;
@@ -139,21 +268,30 @@ up_step(struct sl_conn *c)
 	return progress;
 }
 
+/* ---- server -> client ---- */
+
 static int
 down_read(struct sl_conn *c)
 {
 	size_t pre = c->down_prefix;
 	ssize_t n;
 
+	if (sl_buf_take(&c->w->bufs, &c->down) == -1) {
+		sl_conn_close(c, "out of memory");
+		return STEP_CLOSED;
+	}
 	c->down.off = 0;
 	n = read(c->sev.fd, c->down.data + pre, SL_BUF_SIZE - pre);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		sl_buf_give(&c->w->bufs, &c->down);
 		return STEP_NONE;
+	}
 	if (n <= 0) {
 		/* A reset from the server ends its direction like EOF. */
 		c->server_eof = 1;
 		return STEP_PROGRESS;
 	}
+	c->server_rx += (uint64_t)n;
 	/* VLESS: the response header rides with the first payload. */
 	memset(c->down.data, 0, pre);
 	c->down_prefix = 0;
@@ -197,7 +335,7 @@ client_shutdown(struct sl_conn *c)
 }
 
 static int
-down_step(struct sl_conn *c)
+down_copy(struct sl_conn *c)
 {
 	int progress = STEP_NONE, r;
 	ssize_t n;
@@ -206,9 +344,9 @@ down_step(struct sl_conn *c)
 		sl_conn_close(c, "client write error");
 		return STEP_CLOSED;
 	}
-	if (c->down.len == 0 && !c->server_eof)
-		progress = down_read(c);
-	c->client_write_blocked = 0;
+	if (c->down.len == 0 && !c->server_eof &&
+	    (progress = down_read(c)) == STEP_CLOSED)
+		return progress;
 	if (c->down.len > 0) {
 		n = sl_relay_client_write(c, c->down.data + c->down.off, c->down.len);
 		if (n == -2) {
@@ -224,7 +362,70 @@ down_step(struct sl_conn *c)
 			progress = STEP_PROGRESS;
 		}
 	}
-	if (c->down.len == 0 && c->server_eof && !c->down_shut) {
+	return progress;
+}
+
+static int
+down_splice(struct sl_conn *c)
+{
+	int progress = STEP_NONE;
+	ssize_t n;
+
+	if (c->down_pipe.len == 0 && !c->server_eof) {
+		n = sl_pipe_in(&c->w->pipes, &c->down_pipe, c->sev.fd);
+		if (n == 0 || n == -2)
+			c->server_eof = 1;	/* as down_read */
+		if (n > 0)
+			c->server_rx += (uint64_t)n;
+		if (n != -1)
+			progress = STEP_PROGRESS;
+	}
+	if (c->down_pipe.len > 0) {
+		n = sl_pipe_out(&c->down_pipe, c->cev.fd);
+		if (n == -2) {
+			sl_conn_close(c, "client write error");
+			return STEP_CLOSED;
+		}
+		if (n == -1)
+			c->client_write_blocked = 1;
+		else {
+			c->down_bytes += (uint64_t)n;
+			progress = STEP_PROGRESS;
+		}
+	}
+	return progress;
+}
+
+static int
+down_sockmap(struct sl_conn *c)
+{
+	int r;
+
+	if (c->server_eof || (r = sl_sockmap_eof(c->sev.fd)) == 0)
+		return STEP_NONE;
+	c->server_eof = 1;
+	c->server_fin = r == 1;
+	return STEP_PROGRESS;
+}
+
+static int
+down_step(struct sl_conn *c)
+{
+	int progress, r;
+
+	c->client_write_blocked = 0;
+	if (c->down_mode == SL_DIR_SOCKMAP)
+		progress = down_sockmap(c);
+	else if (c->down_mode == SL_DIR_SPLICE)
+		progress = down_splice(c);
+	else
+		progress = down_copy(c);
+	if (progress == STEP_CLOSED)
+		return progress;
+	if (c->down.len == 0 && c->down_pipe.len == 0 && c->server_eof &&
+	    !c->down_shut) {
+		if (c->down_mode == SL_DIR_SOCKMAP && !flushed(c, SL_SM_DOWN))
+			return progress;
 		if ((r = client_shutdown(c)) == -1) {
 			sl_conn_close(c, "client write error");
 			return STEP_CLOSED;
@@ -240,19 +441,78 @@ down_step(struct sl_conn *c)
 	return progress;
 }
 
+/* ---- modes ---- */
+
+/*
+ * The pair goes into the sockmap at a stall with nothing left in user
+ * space: every source was just read to EAGAIN, so no skb is half consumed
+ * (trap 4).  VLESS's response header rides with the first payload, as
+ * when copying, so that comes first.  Both directions go in together: a
+ * socket the kernel writes to must run the verdict too, or nothing wakes
+ * its redirect queue when its send buffer fills (seen on 6.18).  A pair
+ * that cannot go in (a FIN already in: trap 2) splices.
+ */
+static int
+sockmap_try(struct sl_conn *c)
+{
+	if (c->client_eof || c->server_eof) {
+		c->fast = SL_DIR_SPLICE;
+		return 0;
+	}
+	if (c->up.len > 0 || c->down.len > 0 || c->up_pipe.len > 0 ||
+	    c->down_pipe.len > 0 || c->down_prefix > 0)
+		return 0;	/* at a later stall */
+	c->fast = SL_DIR_SPLICE;
+	if (sl_sockmap_link(&c->sm, c->cev.fd, c->sev.fd) == -1 ||
+	    sl_sockmap_arm(&c->sm, SL_SM_DOWN, c->cev.fd, c->sev.fd) == -1) {
+		sl_debug("sockmap: %s; splicing", strerror(errno));
+		sl_sockmap_unlink(&c->sm);
+		return 0;
+	}
+	c->down_mode = SL_DIR_SOCKMAP;
+	/* The client's FIN came between two calls: the server's bytes may
+	 * be on their way already, so neither mode can take over. */
+	if (sl_sockmap_arm(&c->sm, SL_SM_UP, c->cev.fd, c->sev.fd) == -1) {
+		sl_conn_close(c, "sockmap insert failed");
+		return -1;
+	}
+	c->up_mode = SL_DIR_SOCKMAP;
+	return 0;
+}
+
+/* At a stall: move each direction that can on to a faster mode; 1 if
+ * one did, -1 if the connection is closed. */
+static int
+upgrade(struct sl_conn *c)
+{
+	uint8_t up = c->up_mode, down = c->down_mode;
+
+	if (c->fast == SL_DIR_SOCKMAP && sockmap_try(c) == -1)
+		return -1;
+	if (c->up_mode == SL_DIR_COPY && c->up.len == 0)
+		c->up_mode = SL_DIR_SPLICE;
+	if (c->down_mode == SL_DIR_COPY && c->down.len == 0 &&
+	    c->down_prefix == 0)
+		c->down_mode = SL_DIR_SPLICE;
+	return c->up_mode != up || c->down_mode != down;
+}
+
 static void
 set_interest(struct sl_conn *c)
 {
 	uint32_t cm = 0, sm = 0;
 
-	if ((c->up.len == 0 && !c->client_eof) || c->ssl_write_wants_read)
+	/* A sockmap source is watched for its end only (trap 9). */
+	if (!c->client_eof && c->up.len == 0 && c->up_pipe.len == 0)
+		cm |= c->up_mode == SL_DIR_SOCKMAP ? EPOLLRDHUP : EPOLLIN;
+	if (c->ssl_write_wants_read)
 		cm |= EPOLLIN;
 	if (c->client_write_blocked || c->ssl_read_wants_write ||
 	    (c->ssl != NULL && sl_tlsbio_pending(c->ssl) > 0))
 		cm |= EPOLLOUT;
-	if (c->down.len == 0 && !c->server_eof)
-		sm |= EPOLLIN;
-	if (c->up.len > 0)
+	if (!c->server_eof && c->down.len == 0 && c->down_pipe.len == 0)
+		sm |= c->down_mode == SL_DIR_SOCKMAP ? EPOLLRDHUP : EPOLLIN;
+	if (c->up.len > 0 || c->up_pipe.len > 0)
 		sm |= EPOLLOUT;
 	sl_conn_set_events(c, &c->cev, cm);
 	sl_conn_set_events(c, &c->sev, sm);
@@ -261,21 +521,34 @@ set_interest(struct sl_conn *c)
 static void
 pump(struct sl_conn *c)
 {
-	int up, down, moved = 0;
+	int up, down, moved = 0, upgraded = 0, r;
 
-	do {
-		if ((up = up_step(c)) == STEP_CLOSED)
+	for (;;) {
+		do {
+			if ((up = up_step(c)) == STEP_CLOSED)
+				return;
+			if ((down = down_step(c)) == STEP_CLOSED)
+				return;
+			moved |= up | down;
+		} while (up == STEP_PROGRESS || down == STEP_PROGRESS);
+		/* Stalled: a faster mode starts with a fresh round. */
+		if (upgraded || c->fast == SL_DIR_COPY || (c->up_shut &&
+		    c->down_shut) || (r = upgrade(c)) == 0)
+			break;
+		if (r == -1)
 			return;
-		if ((down = down_step(c)) == STEP_CLOSED)
-			return;
-		moved |= up | down;
-	} while (up == STEP_PROGRESS || down == STEP_PROGRESS);
+		upgraded = 1;
+	}
 	if (c->up_shut && c->down_shut) {
 		sl_conn_close(c, NULL);
 		return;
 	}
 	if (moved)
 		sl_conn_touch(c);
+	sl_buf_give(&c->w->bufs, &c->up);
+	sl_buf_give(&c->w->bufs, &c->down);
+	sl_pipe_give(&c->w->pipes, &c->up_pipe);
+	sl_pipe_give(&c->w->pipes, &c->down_pipe);
 	set_interest(c);
 }
 
@@ -305,11 +578,48 @@ sl_relay_event(struct sl_ev *ev, uint32_t events)
 		pump(c);
 }
 
+int
+sl_relay_busy(struct sl_conn *c)
+{
+	if (c->up_mode != SL_DIR_SOCKMAP && c->down_mode != SL_DIR_SOCKMAP)
+		return 0;
+	return sl_sockmap_busy(&c->sm, c->cev.fd, c->sev.fd);
+}
+
+void
+sl_relay_free(struct sl_conn *c)
+{
+	struct sl_wctx *w = c->w;
+
+	/* Counted by the kernel, for the access log and the counters. */
+	if (c->up_mode == SL_DIR_SOCKMAP)
+		c->up_bytes += sl_sockmap_sent(&c->sm, SL_SM_UP, c->cev.fd,
+		    c->sev.fd, 0);
+	if (c->down_mode == SL_DIR_SOCKMAP)
+		c->down_bytes += sl_sockmap_sent(&c->sm, SL_SM_DOWN,
+		    c->cev.fd, c->sev.fd, c->down_shut);
+	c->up_mode = c->down_mode = SL_DIR_COPY;
+	sl_sockmap_unlink(&c->sm);
+	sl_pipe_drop(&w->pipes, &c->up_pipe);
+	sl_pipe_drop(&w->pipes, &c->down_pipe);
+	sl_buf_drop(&w->bufs, &c->up);
+	sl_buf_drop(&w->bufs, &c->down);
+}
+
 void
 sl_relay_start(struct sl_conn *c)
 {
+	enum sl_relay_mode mode = c->g->img.hdr->globals.relay;
+
 	c->state = SL_C_RELAY;
 	c->idle_ms = c->policy->conn_idle_ms;
+	/* TLS legs are copied: the bytes must pass through OpenSSL. */
+	if (c->ssl != NULL || mode == SL_RELAY_COPY)
+		c->fast = SL_DIR_COPY;
+	else if (mode == SL_RELAY_SOCKMAP && sl_sockmap_ready())
+		c->fast = SL_DIR_SOCKMAP;
+	else
+		c->fast = SL_DIR_SPLICE;
 	sl_conn_touch(c);
 	pump(c);
 }

@@ -195,6 +195,8 @@ teardown(struct worker *wk)
 {
 	listeners_close(wk, 0);
 	sl_conn_close_all(&wk->w);
+	sl_bufpool_free(&wk->w.bufs);
+	sl_pipepool_free(&wk->w.pipes);
 	free(wk->l);
 	if (wk->w.dns != NULL)
 		sl_dns_free(wk->w.dns);
@@ -217,6 +219,8 @@ sl_worker_run(const struct sl_boot *b)
 	wk.sig.fd = wk.chan.fd = -1;
 	RAND_poll();	/* a fresh pool per forked worker */
 	wk.w.cnt = b->cnt;
+	sl_bufpool_init(&wk.w.bufs, SL_BUFPOOL_KEEP);
+	sl_pipepool_init(&wk.w.pipes, SL_PIPEPOOL_KEEP);
 	wk.tickets = b->tickets;
 	if ((wk.w.gen = sl_wgen_new(b->generation, b->image_fd, b->obs_fd,
 	    wk.tickets, &err)) == NULL) {

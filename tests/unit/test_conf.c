@@ -874,12 +874,9 @@ test_errors_top(void **state)
 	    "$.policy.levels.00: level 0 is defined twice\n"
 	    "$.sluice.workers: -1 is out of range (0-1024)\n"
 	    "$.sluice.user: must not be empty\n"
-	    "$.sluice.relay: unknown value \"zerocopy\" (expected copy)\n"
+	    "$.sluice.relay: unknown value \"zerocopy\" (expected copy, "
+	    "splice or sockmap)\n"
 	    "$.sluice.statsInterval: must be an integer, not a string\n");
-	/* Planned relay modes are refused, not quietly run as copy. */
-	expect_text_errors(".json", "{ \"sluice\": { \"relay\": \"splice\" }, "
-	    J_OUT " }", "$.sluice.relay: unsupported value \"splice\" (not "
-	    "implemented yet; supported: copy)\n");
 	/* JSON keeps Xray's object form for levels. */
 	expect_text_errors(".json", "{ \"policy\": { \"levels\": [ { "
 	    "\"level\": 0 } ] }, " J_OUT " }",
