@@ -38,7 +38,7 @@ else
 B       := build
 endif
 
-# The eBPF sockmap relay (worker/sockmap.c): built when clang and libbpf
+# The eBPF sockmap relay (shm/sockmap.c): built when clang and libbpf
 # are found, unless BPF=0.  The object is compiled here and embedded in the
 # binary (.incbin), never committed.
 BPF     ?= $(shell command -v clang > /dev/null 2>&1 && \
@@ -98,7 +98,7 @@ $(BPF_OBJ): worker/bpf/relay.bpf.c Makefile
 	clang -O2 -g -target bpf -Wall -Werror \
 	    -I/usr/include/$(shell $(CC) -dumpmachine) -c -o $@ $<
 
-$(B)/obj/worker/sockmap.o: $(BPF_OBJ)
+$(B)/obj/shm/sockmap.o: $(BPF_OBJ)
 endif
 
 $(B)/libsluice.a: $(LIB_OBJ)

@@ -77,7 +77,7 @@ walk_log(struct walk *w, const struct sl_node *root)
 }
 
 /* DESIGN.md §4; "sockmap" falls back to splice when its self-test fails
- * (worker/sockmap.h). */
+ * (shm/sockmap.h). */
 static const struct walk_name relays[] = {
 	{ "copy", SL_RELAY_COPY }, { "splice", SL_RELAY_SPLICE },
 	{ "sockmap", SL_RELAY_SOCKMAP }, { NULL, 0 }

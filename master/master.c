@@ -25,7 +25,7 @@
 #include "shm/counters.h"
 #include "shm/log.h"
 #include "shm/tickets.h"
-#include "worker/sockmap.h"
+#include "shm/sockmap.h"
 
 #define DEFAULT_LOG_DIR	"/var/log/sluice"
 

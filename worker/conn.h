@@ -23,7 +23,7 @@
 #include "shm/types.h"
 #include "worker/buf.h"
 #include "worker/loop.h"
-#include "worker/sockmap.h"
+#include "shm/sockmap.h"
 #include "worker/splice.h"
 #include "worker/wgen.h"
 

@@ -19,7 +19,7 @@
  * packet, a PROXY header or VLESS's response header are in user space.  On
  * a plaintext pair (no TLS on the client leg) a direction whose buffer is
  * empty then moves on to splice(2) through a pipe, or both go into the
- * sockmap (worker/sockmap.h), falling back to splice for a direction that
+ * sockmap (shm/sockmap.h), falling back to splice for a direction that
  * cannot be inserted.  EOF, back-pressure and timers are the same in every
  * mode; only how bytes move differs.  Buffers and pipes are held only
  * while they hold bytes (worker/buf.h, worker/splice.h).

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "worker/buf.h"
-#include "worker/sockmap.h"
+#include "shm/sockmap.h"
 #include "worker/splice.h"
 
 /* ---- buffers ---- */

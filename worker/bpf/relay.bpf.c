@@ -2,7 +2,7 @@
  * relay.bpf.c: the stream verdict of sluice.relay "sockmap".
  *
  * Lives under worker/ because the relay it serves is the worker's
- * (worker/sockmap.c embeds the object; DESIGN.md §7 puts the BPF sources
+ * (shm/sockmap.c embeds the object; DESIGN.md §7 puts the BPF sources
  * here).  Built with clang -target bpf from <linux/bpf.h> and libbpf's
  * <bpf/bpf_helpers.h> only: no vmlinux.h, no bpftool, no CO-RE.
  *

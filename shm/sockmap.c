@@ -30,7 +30,7 @@
 #endif
 
 #include "shm/log.h"
-#include "worker/sockmap.h"
+#include "shm/sockmap.h"
 
 /* Inherited by the workers with the fork (see sockmap.h). */
 static struct {

@@ -5,7 +5,8 @@
  * embedded at build time), its two maps and the start-up self-test.  The
  * master loads it once, as root and before any fork; workers inherit the
  * map descriptors and this module's state with the fork, so a worker that
- * has given up root still inserts and deletes entries.
+ * has given up root still inserts and deletes entries.  It lives in shm/
+ * because both use it: the master loads and tests, worker/relay.c relays.
  *
  * Two SOCKHASH maps: PEERS (cookie of a source -> its destination) has no
  * program; SOCKS (cookie -> the socket itself) carries the stream verdict.
@@ -25,8 +26,8 @@
  * SOCKS while either direction is redirected: a redirect target without
  * the verdict gets no write-space wake-up and stalls.
  */
-#ifndef SL_WORKER_SOCKMAP_H
-#define SL_WORKER_SOCKMAP_H
+#ifndef SL_SHM_SOCKMAP_H
+#define SL_SHM_SOCKMAP_H
 
 #include <stddef.h>
 #include <stdint.h>
