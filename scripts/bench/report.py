@@ -90,7 +90,12 @@ NOTES = {
     7: "The round trips go client -> sluiced -> a python echo server and "
        "back, all on the same CPUs: the latency includes python's own time "
        "and moves a lot between rounds (see min-max); compare modes by the "
-       "relay CPU columns first.",
+       "relay CPU columns first.  Relay CPU is sluiced's own (its "
+       "processes' utime+stime): in sockmap mode the kernel moves the "
+       "bytes in the sender's softirq and in kworker threads, which no "
+       "column here counts, so its 0 is the worker's CPU, not the "
+       "machine's (the lab notes measured more total CPU per GiB for "
+       "sockmap than for copying).",
     8: "All of wrk (2 threads), the backend nginx (2 workers) and sluiced "
        "share the machine's CPUs; 'front CPUs busy' shows how much of them "
        "sluiced got.  With as many CPUs as workers, the second worker has no "
