@@ -230,10 +230,11 @@ barrier_tick(struct sl_timer *t)
 static int
 flushed(struct sl_conn *c, int dir)
 {
-	if (dir == SL_SM_UP ? sl_sockmap_flushed(&c->sm, SL_SM_UP, c->cev.fd,
-	    c->sev.fd, c->client_rx, c->client_fin) :
-	    sl_sockmap_flushed(&c->sm, SL_SM_DOWN, c->cev.fd, c->sev.fd,
-	    c->server_rx, c->server_fin))
+	int up = dir == SL_SM_UP;
+
+	if (sl_sockmap_flushed(&c->sm, dir, c->cev.fd, c->sev.fd,
+	    up ? c->client_rx : c->server_rx, up ? c->client_fin :
+	    c->server_fin))
 		return 1;
 	c->barrier_ms = c->barrier_ms ? c->barrier_ms * 2 : 1;
 	if (c->barrier_ms > 64)
@@ -281,11 +282,10 @@ down_read(struct sl_conn *c)
 		return STEP_CLOSED;
 	}
 	c->down.off = 0;
+	/* Still empty on EAGAIN: pump() gives it back when it stalls. */
 	n = read(c->sev.fd, c->down.data + pre, SL_BUF_SIZE - pre);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-		sl_buf_give(&c->w->bufs, &c->down);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return STEP_NONE;
-	}
 	if (n <= 0) {
 		/* A reset from the server ends its direction like EOF. */
 		c->server_eof = 1;

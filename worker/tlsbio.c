@@ -61,18 +61,8 @@ tb_write(BIO *b, const char *data, size_t dlen, size_t *written)
 			BIO_set_retry_write(b);
 			return 0;
 		}
-		if (dlen > SL_TLSBIO_CAP) {
-			/* Larger than any record: not ours to gather. */
-			ssize_t n = send(t->fd, data, dlen, MSG_NOSIGNAL);
-
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EINTR)
-					BIO_set_retry_write(b);
-				return 0;
-			}
-			*written = (size_t)n;
-			return 1;
-		}
+		if (dlen > SL_TLSBIO_CAP)
+			return 0;	/* OpenSSL writes one record at a time */
 	}
 	if (t->buf == NULL && (t->buf = malloc(SL_TLSBIO_CAP)) == NULL)
 		return 0;
