@@ -22,7 +22,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCTLDIR ?= $(PREFIX)/lib/sysctl.d
 
 CC      ?= cc
-PKGS    := libconfig json-c libcares openssl libpcre2-8 libprotobuf-c
+PKGS    := libconfig json-c libcares openssl libpcre2-8 libprotobuf-c sqlite3
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
            -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith -I. \

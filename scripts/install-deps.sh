@@ -6,7 +6,7 @@
 set -e
 # clang and libbpf-dev build the eBPF sockmap relay; make BPF=0 needs neither.
 BUILD="build-essential pkg-config libssl-dev libconfig-dev libjson-c-dev libc-ares-dev openssl
-       libpcre2-dev libprotobuf-c-dev protobuf-c-compiler clang libbpf-dev"
+       libpcre2-dev libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev clang libbpf-dev"
 RUN="nginx python3 curl"
 # systemd (systemd-analyze verify), logrotate and sysvinit-utils (LSB init
 # functions) for tests/integ/test_ops.py.
