@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 
 #include "master/compile.h"
+#include "master/cnames.h"
 #include "master/compile_int.h"
 #include "shm/fallback.h"
 #include "shm/image.h"
@@ -280,26 +281,68 @@ cmp_user(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
+static void user_fill(struct cc *, const struct sl_conf_inbound *,
+    const char *, int, struct user_sort *);
+
 static void
 user_record(struct cc *c, const struct sl_conf_inbound *in, size_t i,
     struct user_sort *u)
 {
 	const struct sl_conf_client *cl = &in->clients[i];
 
-	u->order = i;
+	u->order = c->x->nusers + i;	/* after the database's: it wins */
 	if (in->protocol == SL_IN_VLESS) {
 		memcpy(u->rec.v.key, cl->uuid, 16);
+		u->rec.v.flow = sl_imgb_cstr(&c->b, cl->flow);
+	} else
+		memcpy(u->rec.t.key, cl->trojan_key, 56);
+	user_fill(c, in, cl->email, cl->level, u);
+}
+
+/* The key, email, level and counter id of both protocols' records. */
+static void
+user_fill(struct cc *c, const struct sl_conf_inbound *in, const char *email,
+    int level, struct user_sort *u)
+{
+	uint32_t cnt = sl_cnames_id(c->x->names, SL_CN_USER, email);
+
+	if (in->protocol == SL_IN_VLESS) {
 		u->rec.v.key[6] = u->rec.v.key[7] = 0;	/* vlessRoute bytes */
 		memcpy(u->key, u->rec.v.key, 16);
-		u->rec.v.email = sl_imgb_cstr(&c->b, cl->email);
-		u->rec.v.flow = sl_imgb_cstr(&c->b, cl->flow);
-		u->rec.v.level = (uint32_t)cl->level;
+		u->rec.v.email = sl_imgb_cstr(&c->b, email);
+		u->rec.v.level = (uint32_t)level;
+		u->rec.v.cnt = cnt;
 	} else {
-		memcpy(u->rec.t.key, cl->trojan_key, 56);
-		memcpy(u->key, cl->trojan_key, 56);
-		u->rec.t.email = sl_imgb_cstr(&c->b, cl->email);
-		u->rec.t.level = (uint32_t)cl->level;
+		memcpy(u->key, u->rec.t.key, 56);
+		u->rec.t.email = sl_imgb_cstr(&c->b, email);
+		u->rec.t.level = (uint32_t)level;
+		u->rec.t.cnt = cnt;
 	}
+}
+
+/* A database user joins the inbounds it names, or every one. */
+static int
+cuser_joins(const struct sl_cuser *u, const struct sl_conf_inbound *in)
+{
+	if (u->ninbounds == 0)
+		return 1;
+	for (size_t i = 0; i < u->ninbounds; i++)
+		if (strcmp(u->inbounds[i], in->tag) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+cuser_record(struct cc *c, const struct sl_conf_inbound *in,
+    const struct sl_cuser *cu, size_t order, struct user_sort *u)
+{
+	u->order = order;
+	if (in->protocol == SL_IN_VLESS) {
+		memcpy(u->rec.v.key, cu->uuid, 16);
+		u->rec.v.flow = sl_imgb_cstr(&c->b, cu->flow);
+	} else
+		memcpy(u->rec.t.key, cu->trojan_key, 56);
+	user_fill(c, in, cu->email, cu->level, u);
 }
 
 static void
@@ -310,19 +353,23 @@ add_users(struct cc *c, const struct sl_conf_inbound *in,
 	    SL_SECT_VLESS_USERS : SL_SECT_TROJAN_USERS;
 	size_t size = in->protocol == SL_IN_VLESS ?
 	    sizeof(struct sl_img_vless_user) : sizeof(struct sl_img_trojan_user);
-	struct user_sort *u = calloc(in->nclients + 1, sizeof(*u));
-	size_t i;
+	struct user_sort *u = calloc(in->nclients + c->x->nusers + 1,
+	    sizeof(*u));
+	size_t i, n = 0;
 
 	if (u == NULL) {
 		c->b.failed = 1;
 		return;
 	}
+	for (i = 0; i < c->x->nusers; i++)
+		if (cuser_joins(&c->x->users[i], in))
+			cuser_record(c, in, &c->x->users[i], i, &u[n++]);
 	for (i = 0; i < in->nclients; i++)
-		user_record(c, in, i, &u[i]);
-	qsort(u, in->nclients, sizeof(*u), cmp_user);
+		user_record(c, in, i, &u[n++]);
+	qsort(u, n, sizeof(*u), cmp_user);
 	rec->users_first = sl_imgb_count(&c->b, sect, size);
-	for (i = 0; i < in->nclients; i++) {
-		if (i + 1 < in->nclients &&
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n &&
 		    memcmp(u[i].key, u[i + 1].key, sizeof(u->key)) == 0)
 			continue;
 		sl_imgb_add(&c->b, sect, &u[i].rec, size);
@@ -372,6 +419,7 @@ add_inbound(struct cc *c, const struct sl_conf_inbound *in)
 	rec.tls_max = (uint16_t)in->max_version;
 	rec.alpn_wire = alpn_wire(c, in);
 	rec.server_name = sl_imgb_cstr(&c->b, in->server_name);
+	rec.cnt = sl_cnames_id(c->x->names, SL_CN_INBOUND, in->tag);
 	if (cc_sniffing(c, in, &rec) == -1)
 		rc = -1;
 	rec.certs_first = sl_imgb_count(&c->b, SL_SECT_CERTS,
@@ -499,6 +547,7 @@ add_outbound(struct cc *c, const struct sl_conf_outbound *o)
 	    o->redirect_host : "");
 	rec.redirect_port = (uint16_t)o->redirect_port;
 	rec.server = rec.user = rec.pass = sl_imgb_cstr(&c->b, "");
+	rec.cnt = sl_cnames_id(c->x->names, SL_CN_OUTBOUND, o->tag);
 	if (add_send_through(c, o, &rec.send_through) == -1 ||
 	    add_proxy_server(c, o, &rec) == -1)
 		rc = -1;
@@ -536,10 +585,12 @@ set_globals(struct cc *c)
 }
 
 int
-sl_compile(const struct sl_conf *cf, uint64_t generation, uint8_t **out,
-    size_t *outlen, struct sl_errors *errs)
+sl_compile(const struct sl_conf *cf, const struct sl_compile_extra *x,
+    uint64_t generation, uint8_t **out, size_t *outlen,
+    struct sl_errors *errs)
 {
-	struct cc c = { .cf = cf, .errs = errs };
+	static const struct sl_compile_extra none;
+	struct cc c = { .cf = cf, .x = x ? x : &none, .errs = errs };
 	int rc = 0;
 
 	sl_imgb_init(&c.b);
@@ -574,7 +625,7 @@ sl_compile_check_file(const char *file)
 
 	sl_errors_init(&errs);
 	cf = sl_conf_load(file, &errs);
-	if (cf != NULL && sl_compile(cf, 0, &img, &len, &errs) == 0)
+	if (cf != NULL && sl_compile(cf, NULL, 0, &img, &len, &errs) == 0)
 		rc = 0;
 	if (errs.count > 0)
 		fprintf(stderr, "%.*s", (int)errs.len, errs.buf);

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "master/compile.h"
 #include "master/conf.h"
 #include "shm/image.h"
 
@@ -28,6 +29,7 @@ struct cc_cache {
 
 struct cc {
 	const struct sl_conf	*cf;
+	const struct sl_compile_extra *x;	/* never NULL */
 	struct sl_img_builder	 b;
 	struct sl_errors	*errs;
 	uint32_t		 private_set;

@@ -20,7 +20,7 @@
 #define DEF_PID_FILE		"/run/sluice/sluiced.pid"
 #define DEF_CONTROL_SOCKET	"/run/sluice/control.sock"
 #define DEF_STATE_DB		"/var/lib/sluice/sluice.db"
-#define DEF_STATS_INTERVAL	60
+#define DEF_STATS_INTERVAL	10
 #define DEF_SHUTDOWN_TIMEOUT	30
 
 void

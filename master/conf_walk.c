@@ -124,7 +124,7 @@ walk_sluice(struct walk *w, const struct sl_node *root)
 	if (walk_opt_enum(w, &n, "relay", relays, NULL,
 	    "copy, splice or sockmap", &e) > 0)
 		sl->relay = (enum sl_relay_mode)e;
-	if (walk_opt_int(w, &n, "statsInterval", 0, UINT32_MAX, &v) > 0)
+	if (walk_opt_int(w, &n, "statsInterval", 1, 86400, &v) > 0)
 		sl->stats_interval = (uint32_t)v;
 	if (walk_opt_int(w, &n, "shutdownTimeout", 0, UINT32_MAX, &v) > 0)
 		sl->shutdown_timeout = (uint32_t)v;

@@ -200,6 +200,20 @@ client_command(struct master *m, struct ctl_client *c, const char *cmd)
 		ctlsrv_reply(m, c, "ok\n", 0);
 		ctlsrv_reply(m, c, text, 1);
 		free(text);
+	} else if (strcmp(cmd, "users") == 0) {
+		if (m->stopping)
+			ctlsrv_reply(m, c, "error\nthe server is stopping\n", 1);
+		else
+			reload_users(m, c);
+	} else if (strcmp(cmd, "stats") == 0) {
+		if ((text = stats_live_json(m)) == NULL) {
+			ctlsrv_reply(m, c, "error\nout of memory\n", 1);
+			return;
+		}
+		ctlsrv_reply(m, c, "ok\n", 0);
+		ctlsrv_reply(m, c, text, 0);
+		ctlsrv_reply(m, c, "\n", 1);
+		free(text);
 	} else if (strcmp(cmd, "stop") == 0 || strcmp(cmd, "stop fast") == 0) {
 		c->wait = CTL_WAIT_STOP;
 		ctlsrv_reply(m, c, "ok\n", 0);

@@ -65,20 +65,26 @@ gen_free(struct gen *g)
 }
 
 int
-gen_build(struct master *m, uint64_t id, struct gen *g,
-    struct sl_errors *errs)
+gen_build(struct master *m, uint64_t id, struct sl_conf *reuse,
+    struct gen *g, struct sl_errors *errs)
 {
+	struct sl_compile_extra x = { .names = m->st.names };
 	uint8_t *img = NULL;
 	size_t len, nin;
 	int rc = -1;
 
 	memset(g, 0, sizeof(*g));
 	g->image_fd = g->obs_fd = g->obs_ro_fd = -1;
-	g->cf = sl_conf_load(m->opts->config, errs);
-	if (g->cf == NULL || sl_compile(g->cf, id, &img, &len, errs) == -1)
+	g->cf = reuse != NULL ? reuse : sl_conf_load(m->opts->config, errs);
+	if (g->cf == NULL)
+		goto out;
+	if (reuse == NULL)
+		stats_prepare(m, g->cf);
+	sl_users_extra(&m->st.users, &x);
+	if (sl_compile(g->cf, &x, id, &img, &len, errs) == -1)
 		goto out;
 	g->id = id;
-	g->loaded = time(NULL);
+	g->loaded = reuse != NULL ? m->cur.loaded : time(NULL);
 	g->workers = gen_worker_count(m, g->cf);
 	nin = g->cf->ninbounds;
 	g->lst = calloc((size_t)g->workers * nin + 1, sizeof(*g->lst));
@@ -96,8 +102,11 @@ gen_build(struct master *m, uint64_t id, struct gen *g,
 	rc = 0;
 out:
 	free(img);
-	if (rc == -1)
+	if (rc == -1) {
+		if (g->cf == reuse)
+			g->cf = NULL;	/* the caller's */
 		gen_free(g);
+	}
 	return rc;
 }
 

@@ -280,11 +280,13 @@ loop(struct master *m)
 	int n;
 
 	while (!m->stopping || procs_alive(m) > 0) {
-		n = epoll_wait(m->ep, evs, 16, procs_next_timeout(m));
+		n = epoll_wait(m->ep, evs, 16,
+		    stats_next_timeout(m, procs_next_timeout(m)));
 		for (int i = 0; i < n; i++)
 			dispatch(m, &evs[i]);
 		procs_timers(m);
 		reload_timeout(m);
+		stats_tick(m);
 		/* A new TLS ticket key every 12 h; workers read it. */
 		if (sl_tickets_rotate_due(m->tickets, sl_clock_ms()) == -1)
 			sl_error("TLS ticket keys: no random bytes; the "
@@ -330,8 +332,12 @@ master_start(struct master *m)
 	const char *err = NULL;
 	int rc;
 
+	if (stats_init(m) == -1) {
+		sl_error("out of memory");
+		return -1;
+	}
 	sl_errors_init(&errs);
-	rc = gen_build(m, 1, &m->cur, &errs);
+	rc = gen_build(m, 1, NULL, &m->cur, &errs);
 	for (line = errs.buf ? strtok_r(errs.buf, "\n", &save) : NULL;
 	    line != NULL; line = strtok_r(NULL, "\n", &save))
 		sl_error("%s", line);
@@ -406,7 +412,9 @@ sl_master_run(const struct sl_master_opts *opts)
 	master_relay_prepare(&m);
 	procs_start(&m);
 	daemon_ready(&m);
+	stats_open(&m);
 	loop(&m);
+	stats_close(&m);
 	unlink(m.pid_file);
 	sl_warn("sluiced stopped");
 	ctlsrv_stopped(&m);

@@ -7,6 +7,7 @@
  *   reload.c  reloads, in place or with new workers, and their outcome
  *   ctlsrv.c  the control socket and its clients
  *   status.c  `sluicectl status` text and JSON
+ *   stats.c   counters -> state database, users and their admission
  */
 #ifndef SL_MASTER_INT_H
 #define SL_MASTER_INT_H
@@ -20,10 +21,26 @@
 #include "master/conf.h"
 #include "master/listen.h"
 #include "master/master.h"
+#include "master/users.h"
 #include "shm/boot.h"
 
 struct sl_cnt_region;
+struct sl_cnames;
+struct sl_db;
 struct sl_tickets;
+
+/* Traffic of one user or tag: folded or stored figures. */
+struct tally {
+	uint64_t	 up, down, conns;
+};
+
+/* A worker's counters as last folded, per kind (user, inbound tag,
+ * outbound tag) and counter id. */
+struct snap {
+	struct tally	*v[3];
+	uint32_t	 n[3];
+	int		 live;		/* the slot holds figures not folded */
+};
 
 /* One configuration generation, as the master holds it. */
 struct gen {
@@ -54,6 +71,7 @@ struct proc {
 	uint64_t	 started, respawn_at, kill_at;	/* ms, monotonic */
 	time_t		 started_wall;
 	int		 crashes;
+	struct snap	 snap;		/* stats.c */
 };
 
 /* Accepted connections of listeners, carried over worker lifetimes. */
@@ -76,6 +94,24 @@ struct ctl_client {
 /* What a client waits for; MORE: the rest of an answer being written. */
 enum { CTL_WAIT_NONE, CTL_WAIT_MORE, CTL_WAIT_RELOAD, CTL_WAIT_STOP };
 
+/* The state database and what goes into it (stats.c). */
+struct stats {
+	struct sl_db		*db;		/* NULL: none (logged) */
+	char			*db_path;
+	char			 db_problem[200];	/* logged once */
+	struct sl_cnames	*names;		/* counter ids */
+	struct sl_users		 users;
+	struct tally		*pend[3];	/* folded, not stored yet */
+	uint32_t		 npend[3];
+	uint64_t		 next_ms;	/* the next fold and flush */
+	struct sl_db_probe	*probes;	/* observed, not stored yet */
+	size_t			 nprobes;
+	int64_t			*probe_seen;	/* last_try per (obs, out) */
+	size_t			 nprobe_seen;
+	uint64_t		 probe_gen;
+	int			 serving;	/* after stats_open */
+};
+
 /* A reload whose workers have not all answered yet. */
 struct pending {
 	uint64_t	 gen;		/* 0 = none */
@@ -97,6 +133,7 @@ struct master {
 	pid_t			 pid;
 	time_t			 started;
 	struct sl_cnt_region	*cnt;
+	struct stats		 st;
 	struct sl_tickets	*tickets;
 	struct ltotal		*tot;
 	size_t			 ntot;
@@ -120,9 +157,10 @@ void		 master_relay_prepare(struct master *);
 /* The relay mode in effect: "splice", or "sockmap (why) -> splice". */
 const char	*master_relay_text(const struct master *, char *, size_t);
 
-/* gen.c */
-int		 gen_build(struct master *, uint64_t id, struct gen *,
-		    struct sl_errors *);
+/* gen.c: REUSE (or NULL: read the config file) is the model to compile;
+ * it stays the caller's on failure. */
+int		 gen_build(struct master *, uint64_t id,
+		    struct sl_conf *reuse, struct gen *, struct sl_errors *);
 void		 gen_free(struct gen *);
 /* Same listening sockets, worker count and process settings: a reload
  * can swap the image into the running workers. */
@@ -147,6 +185,9 @@ const char	*procs_name(int slot, char *, size_t);
 
 /* reload.c */
 void		 reload_start(struct master *, struct ctl_client *);
+/* The database's users changed: a new image in place if they changed
+ * the image, else only their admission.  C (or NULL) gets the outcome. */
+void		 reload_users(struct master *, struct ctl_client *);
 /* A worker answered or died: finish the reload if everyone has. */
 void		 reload_check(struct master *);
 void		 reload_timeout(struct master *);
@@ -163,6 +204,36 @@ void		 ctlsrv_reply_all(struct master *, int wait, const char *text);
 void		 ctlsrv_close_client(struct ctl_client *);
 /* Tell the clients waiting for a stop; they see EOF at the exit. */
 void		 ctlsrv_stopped(struct master *);
+
+/* stats.c */
+int		 stats_init(struct master *);
+/* Before compiling CF: the database it names, and its users.  Until
+ * stats_open the database is opened and closed again (the master may
+ * still fork to become a daemon; SQLite's locks do not survive that). */
+void		 stats_prepare(struct master *, const struct sl_conf *cf);
+/* A reload succeeded: the database its config names from now on. */
+void		 stats_adopt(struct master *);
+/* In the serving process: keep the database open from now on. */
+void		 stats_open(struct master *);
+/* At exit: fold everything, store it, close. */
+void		 stats_close(struct master *);
+/* Fold every live slot; at the interval also store and enforce. */
+void		 stats_tick(struct master *);
+int		 stats_next_timeout(const struct master *, int timeout);
+/* A worker is forked on P's slot / has exited from it. */
+void		 stats_slot_start(struct master *, struct proc *);
+void		 stats_slot_end(struct master *, struct proc *);
+/* Reload the users from the database: 0 (*changed: the image's input
+ * changed), -1 with the reason in ERR. */
+int		 stats_users_reload(struct master *, int *changed, char *err,
+		    size_t errlen);
+/* Write every user's admission to the counters region. */
+void		 stats_enforce(struct master *);
+/* The database, its users and the balancers' probe history, for
+ * `sluicectl status` (a json_object *). */
+struct json_object *stats_status_json(struct master *);
+/* Live figures, not yet stored, as JSON text (malloc'ed). */
+char		*stats_live_json(struct master *);
 
 /* status.c */
 char		*status_text(struct master *, int json);

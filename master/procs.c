@@ -126,6 +126,7 @@ worker_child(struct master *m, struct proc *self, int chan)
 		.obs_fd = m->cur.obs_ro_fd,
 		.chan_fd = chan,
 		.cnt = procs_cnt(m, self),
+		.cntr = m->cnt,
 		.tickets = m->tickets,
 	};
 
@@ -211,8 +212,7 @@ proc_fork(struct master *m, struct proc *p, int slot)
 		return -1;
 	}
 	p->slot = slot;
-	if (procs_cnt(m, p) != NULL)
-		sl_cnt_reset(procs_cnt(m, p));
+	stats_slot_start(m, p);
 	fflush(NULL);
 	if ((pid = fork()) == -1) {
 		sl_error("fork: %s", strerror(errno));
@@ -301,6 +301,7 @@ proc_died(struct master *m, struct proc *p, int status)
 	long pid = (long)p->pid;
 
 	status_fold(m, p, &m->cur);
+	stats_slot_end(m, p);
 	p->pid = 0;
 	if (p->chan >= 0) {
 		close(p->chan);

@@ -82,29 +82,27 @@ reload_restart(struct master *m, const struct gen *old, uint64_t grace_ms)
 		    "may be reset (see sluiced(8))");
 }
 
-void
-reload_start(struct master *m, struct ctl_client *c)
+/* G replaces the running generation (built at T0 for client C). */
+static void
+reload_apply(struct master *m, struct ctl_client *c, struct gen *g,
+    uint64_t t0)
 {
-	struct sl_errors errs;
-	struct gen g, old;
-	uint64_t t0 = sl_clock_ms(), grace;
-	int in_place;
+	struct gen old;
+	uint64_t grace;
+	int in_place = gen_same_layout(&m->cur, g);
 
-	sl_warn("reloading %s", m->opts->config);
-	sl_errors_init(&errs);
-	if (gen_build(m, m->cur.id + 1, &g, &errs) == -1) {
-		reload_failed(m, c, &errs);
-		sl_errors_free(&errs);
-		return;
-	}
-	sl_errors_free(&errs);
-	in_place = gen_same_layout(&m->cur, &g);
-	g.layout = in_place ? m->cur.layout : ++m->layouts;
+	g->layout = in_place ? m->cur.layout : ++m->layouts;
 	/* The old workers drain under the old generation's deadline. */
 	grace = 1000ull * m->cur.cf->sluice.shutdown_timeout + 1000;
 	old = m->cur;
-	m->cur = g;
+	m->cur = *g;
+	if (old.cf == m->cur.cf)
+		old.cf = NULL;		/* a users change: the same model */
 	master_logs_open(m);
+	stats_adopt(m);
+	/* New users have counter ids now: their admission before they
+	 * can connect. */
+	stats_enforce(m);
 	if (in_place)
 		reload_in_place(m);
 	else {
@@ -121,6 +119,57 @@ reload_start(struct master *m, struct ctl_client *c)
 	if (c != NULL)
 		c->wait = CTL_WAIT_RELOAD;
 	reload_check(m);
+}
+
+void
+reload_start(struct master *m, struct ctl_client *c)
+{
+	struct sl_errors errs;
+	struct gen g;
+	uint64_t t0 = sl_clock_ms();
+
+	sl_warn("reloading %s", m->opts->config);
+	sl_errors_init(&errs);
+	if (gen_build(m, m->cur.id + 1, NULL, &g, &errs) == -1) {
+		reload_failed(m, c, &errs);
+		sl_errors_free(&errs);
+		return;
+	}
+	sl_errors_free(&errs);
+	reload_apply(m, c, &g, t0);
+}
+
+void
+reload_users(struct master *m, struct ctl_client *c)
+{
+	struct sl_errors errs;
+	struct gen g;
+	uint64_t t0 = sl_clock_ms();
+	char err[300], text[400];
+	int changed;
+
+	if (stats_users_reload(m, &changed, err, sizeof(err)) == -1) {
+		snprintf(text, sizeof(text), "error\n%s\n", err);
+		if (c != NULL)
+			ctlsrv_reply(m, c, text, 1);
+		return;
+	}
+	if (!changed) {
+		stats_enforce(m);
+		snprintf(text, sizeof(text), "ok\nusers: %zu from the "
+		    "database, admission updated; generation %llu unchanged\n",
+		    m->st.users.ncu, (unsigned long long)m->cur.id);
+		if (c != NULL)
+			ctlsrv_reply(m, c, text, 1);
+		return;
+	}
+	sl_info("users changed in the state database: a new image");
+	sl_errors_init(&errs);
+	if (gen_build(m, m->cur.id + 1, m->cur.cf, &g, &errs) == -1)
+		reload_failed(m, c, &errs);
+	else
+		reload_apply(m, c, &g, t0);
+	sl_errors_free(&errs);
 }
 
 /* Every worker that should serve the new generation does: 1. */

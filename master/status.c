@@ -176,7 +176,49 @@ status_json(struct master *m)
 	    master_relay_text(m, relay, sizeof(relay))));
 	json_object_object_add(o, "workers", status_workers(m));
 	json_object_object_add(o, "listeners", status_listeners(m));
+	json_object_object_add(o, "database", stats_status_json(m));
 	return o;
+}
+
+/* Probes newest first: "up 12 ms" or "down", and the share up. */
+static void
+status_print_probes(FILE *f, json_object *probes)
+{
+	json_object_object_foreach(probes, tag, a) {
+		size_t n = json_object_array_length(a), up = 0;
+
+		fprintf(f, "%-16s", tag);
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(a, i);
+			int alive = json_object_get_boolean(
+			    json_object_object_get(e, "alive"));
+
+			up += alive != 0;
+			if (alive)
+				fprintf(f, " up %d ms,", json_object_get_int(
+				    json_object_object_get(e, "delay_ms")));
+			else
+				fprintf(f, " down,");
+		}
+		fprintf(f, " %zu/%zu up\n", up, n);
+	}
+}
+
+static void
+status_print_db(FILE *f, json_object *db)
+{
+	const char *problem = json_object_get_string(
+	    json_object_object_get(db, "problem"));
+	json_object *probes = json_object_object_get(db, "probes");
+
+	fprintf(f, "\ndatabase %s: %s, %d users from it\n",
+	    json_object_get_string(json_object_object_get(db, "path")),
+	    problem[0] ? problem : "ok",
+	    json_object_get_int(json_object_object_get(db, "users")));
+	if (json_object_object_length(probes) > 0) {
+		fprintf(f, "\nbalancer probes (newest first)\n");
+		status_print_probes(f, probes);
+	}
 }
 
 /* The same object as aligned text. */
@@ -217,6 +259,7 @@ status_print(FILE *f, json_object *o)
 		    "-", S("address"), S("accepted"), S("active"));
 #undef S
 	}
+	status_print_db(f, json_object_object_get(o, "database"));
 }
 
 char *

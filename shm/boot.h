@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sl_cnt_region;
 struct sl_cnt_slot;
 struct sl_tickets;
 
@@ -34,6 +35,9 @@ struct sl_boot {
 	 * slot of the counters region (shm/counters.h; NULL = none). */
 	int		 chan_fd;
 	struct sl_cnt_slot *cnt;
+	/* The whole region, for what the master writes (users' admission)
+	 * and users' connections over every slot; NULL = none. */
+	struct sl_cnt_region *cntr;
 	/* TLS ticket keys (shm/tickets.h): the master's mapping, inherited
 	 * at the same address by every child, read-only in workers. */
 	const struct sl_tickets *tickets;

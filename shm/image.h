@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define SL_IMG_MAGIC	UINT64_C(0x4d4945434955534c)	/* "LSUICEIM" */
-#define SL_IMG_MAJOR	2
+#define SL_IMG_MAJOR	3
 #define SL_IMG_MINOR	0
 
 enum sl_img_sect {
@@ -119,6 +119,7 @@ struct sl_img_inbound {
 	uint16_t	pad2;
 	uint32_t	sniff_excl_first, sniff_excl_count; /* U32: domset ids */
 	uint32_t	sniff_ips_excl;	/* IPMATCH index + 1, 0 = none */
+	uint32_t	cnt;		/* counter id of the tag (shm/counters.h) */
 };
 
 #define SL_IMG_NONE		UINT32_MAX
@@ -138,12 +139,14 @@ struct sl_img_vless_user {
 	struct sl_str	email;
 	struct sl_str	flow;
 	uint32_t	level;
+	uint32_t	cnt;		/* counter id of the email */
 };
 
 struct sl_img_trojan_user {
 	char		key[56];	/* lower-case hex SHA-224 */
 	struct sl_str	email;
 	uint32_t	level;
+	uint32_t	cnt;		/* counter id of the email */
 };
 
 /*
@@ -220,6 +223,7 @@ struct sl_img_outbound {
 	struct sl_str	server;		/* "host:port" as configured */
 	uint32_t	server_addrs_first, server_addrs_count; /* ADDRS */
 	struct sl_str	user, pass;	/* "" = no authentication */
+	uint32_t	cnt;		/* counter id of the tag */
 };
 
 #define SL_IMG_FINAL_ALLOW	1
@@ -388,12 +392,12 @@ _Static_assert(sizeof(struct sl_img_sect_desc) == 16, "layout");
 _Static_assert(sizeof(struct sl_img_globals) == 64, "layout");
 _Static_assert(sizeof(struct sl_img_hdr) == 40 + 16 * SL_SECT_COUNT + 64 + 64,
     "layout");
-_Static_assert(sizeof(struct sl_img_inbound) == 84, "layout");
-_Static_assert(sizeof(struct sl_img_vless_user) == 36, "layout");
-_Static_assert(sizeof(struct sl_img_trojan_user) == 68, "layout");
+_Static_assert(sizeof(struct sl_img_inbound) == 88, "layout");
+_Static_assert(sizeof(struct sl_img_vless_user) == 40, "layout");
+_Static_assert(sizeof(struct sl_img_trojan_user) == 72, "layout");
 _Static_assert(sizeof(struct sl_img_dest) == 20, "layout");
 _Static_assert(sizeof(struct sl_img_addr) == 116, "layout");
-_Static_assert(sizeof(struct sl_img_outbound) == 76, "layout");
+_Static_assert(sizeof(struct sl_img_outbound) == 80, "layout");
 _Static_assert(sizeof(struct sl_img_rule) == 24, "layout");
 _Static_assert(sizeof(struct sl_img_cond) == 20, "layout");
 _Static_assert(sizeof(struct sl_img_ipmatch) == 16, "layout");

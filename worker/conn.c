@@ -23,6 +23,7 @@
 
 #include "shm/counters.h"
 #include "shm/log.h"
+#include "worker/acct.h"
 #include "worker/conn.h"
 #include "worker/dns.h"
 #include "worker/proxyproto.h"
@@ -215,6 +216,7 @@ sl_conn_close(struct sl_conn *c, const char *why)
 
 	sl_relay_free(c);	/* first: it completes the byte counts */
 	access_log(c, why);
+	sl_acct_close(c);
 	sl_timer_del(w->loop, &c->timer);
 	sl_timer_del(w->loop, &c->dial_timer);
 	if (c->dnsq != NULL)
@@ -386,7 +388,7 @@ cmp_trojan_key(const void *key, const void *rec)
 /* 0 = known user (email, level set), -1 = unknown, -2 = needs a flow we
  * do not serve. */
 static int
-vless_user(struct sl_conn *c, const uint8_t *uuid)
+vless_user(struct sl_conn *c, const uint8_t *uuid, uint32_t *id)
 {
 	const struct sl_img_vless_user *u;
 	uint8_t key[16];
@@ -400,11 +402,12 @@ vless_user(struct sl_conn *c, const uint8_t *uuid)
 		return -1;
 	c->email = sl_img_str(&c->g->img, u->email);
 	c->level = u->level;
+	*id = u->cnt;
 	return u->flow.len == 0 ? 0 : -2;
 }
 
 static int
-trojan_user(struct sl_conn *c, const uint8_t *hex)
+trojan_user(struct sl_conn *c, const uint8_t *hex, uint32_t *id)
 {
 	const struct sl_img_trojan_user *u;
 
@@ -416,6 +419,7 @@ trojan_user(struct sl_conn *c, const uint8_t *hex)
 		return -1;
 	c->email = sl_img_str(&c->g->img, u->email);
 	c->level = u->level;
+	*id = u->cnt;
 	return 0;
 }
 
@@ -423,6 +427,7 @@ trojan_user(struct sl_conn *c, const uint8_t *hex)
 static void
 not_ours(struct sl_conn *c, const char *reason)
 {
+	c->email = NULL;
 	if (c->in->fb_names_count > 0)
 		sl_fallback_start(c, reason);
 	else
@@ -455,6 +460,7 @@ classify_vless(struct sl_conn *c)
 	struct sl_vless_req req;
 	const char *why = NULL;
 	int fb = c->in->fb_names_count > 0, r;
+	uint32_t id;
 
 	if (c->email == NULL) {
 		if (len < 18) {
@@ -469,8 +475,13 @@ classify_vless(struct sl_conn *c)
 			return;
 		}
 		c->vless_route = (uint16_t)(b[7] << 8 | b[8]);
-		if ((r = vless_user(c, b + 1)) == -1) {
+		if ((r = vless_user(c, b + 1, &id)) == -1) {
 			not_ours(c, "invalid request user id");
+			return;
+		}
+		/* A refused user is an unknown one: a prober learns nothing. */
+		if ((why = sl_acct_admit(c, id)) != NULL) {
+			not_ours(c, why);
 			return;
 		}
 		if (r == -2) {
@@ -497,16 +508,22 @@ static void
 classify_trojan(struct sl_conn *c)
 {
 	struct sl_trojan_req req;
-	const char *why = NULL;
+	const char *why = NULL, *refused;
 	int r = sl_trojan_parse(c->up.data, c->up.len, &req, &why);
+	uint32_t id = SL_CNT_NONE;
 
 	if (c->email == NULL) {
 		if (r == SL_DECLINED) {
 			not_ours(c, "not trojan protocol");
 			return;
 		}
-		if (c->up.len >= 58 && trojan_user(c, c->up.data) == -1) {
+		if (c->up.len >= 58 && trojan_user(c, c->up.data, &id) == -1) {
 			not_ours(c, "not a valid user");
+			return;
+		}
+		if (c->email != NULL &&
+		    (refused = sl_acct_admit(c, id)) != NULL) {
+			not_ours(c, refused);
 			return;
 		}
 	}
@@ -644,6 +661,7 @@ sl_conn_accept(struct sl_wctx *w, int lfd, uint32_t inbound)
 		}
 		memcpy(&c->peer, &peer, plen);
 		c->peer_len = plen;
+		sl_acct_init(c);
 		w->nconns++;
 		sl_cnt_open(w->cnt, inbound);
 		c->next = w->conns;

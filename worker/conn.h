@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shm/counters.h"
 #include "shm/image.h"
 #include "shm/types.h"
 #include "worker/buf.h"
@@ -31,7 +32,6 @@
 
 struct sl_dns;
 struct sl_dns_query;
-struct sl_cnt_slot;
 struct sl_route_state;
 struct sl_pxc;
 
@@ -44,6 +44,9 @@ struct sl_wctx {
 	size_t			 nconns;
 	int			 draining;
 	struct sl_cnt_slot	*cnt;		/* this worker's counters */
+	const struct sl_cnt_region *cntr;	/* all of them (acct.c) */
+	struct sl_timer		 acct_timer;
+	uint64_t		 acct_epoch;	/* the region's, last seen */
 	struct sl_bufpool	 bufs;		/* relay buffers (worker/buf.h) */
 	struct sl_pipepool	 pipes;		/* empty pipes (worker/splice.h) */
 };
@@ -117,6 +120,11 @@ struct sl_conn {
 	uint32_t		 barrier_ms;	/* sockmap: FIN barrier poll */
 	unsigned		 client_fin:1;	/* sockmap: FIN, not a reset */
 	unsigned		 server_fin:1;
+
+	/* accounting (worker/acct.c): counter ids, bytes counted so far */
+	struct sl_cnt_ids	 ids;
+	uint64_t		 acct_up, acct_down;
+	char			*refusal;	/* why a known user was refused */
 
 	/* what the first packet turned out to be */
 	int			 is_fallback;
@@ -206,5 +214,8 @@ void	 sl_relay_event(struct sl_ev *, uint32_t);
 int	 sl_relay_busy(struct sl_conn *);
 /* Before the sockets close: sockmap entries out, pipes and buffers back. */
 void	 sl_relay_free(struct sl_conn *);
+/* Bytes written to the server (up) and to the client (down) so far,
+ * including what the kernel moved in sockmap mode. */
+void	 sl_relay_moved(struct sl_conn *, uint64_t *up, uint64_t *down);
 
 #endif

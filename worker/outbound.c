@@ -30,6 +30,7 @@
 
 #include "shm/ipset.h"
 #include "shm/log.h"
+#include "worker/acct.h"
 #include "worker/conn.h"
 #include "worker/dns.h"
 
@@ -299,6 +300,7 @@ sl_outbound_start(struct sl_conn *c, const struct sl_dns_answer *known)
 	sl_conn_touch(c);
 	sl_conn_set_events(c, &c->cev, 0);
 	c->state = SL_C_RESOLVE;
+	sl_acct_outbound(c);
 	switch (o->protocol) {
 	case SL_IMG_OUT_BLACKHOLE:
 		blackhole(c, o->blackhole_http);

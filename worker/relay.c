@@ -587,17 +587,28 @@ sl_relay_busy(struct sl_conn *c)
 }
 
 void
+sl_relay_moved(struct sl_conn *c, uint64_t *up, uint64_t *down)
+{
+	*up = c->up_bytes;
+	*down = c->down_bytes;
+	if (c->up_mode == SL_DIR_SOCKMAP)
+		*up += sl_sockmap_sent(&c->sm, SL_SM_UP, c->cev.fd, c->sev.fd,
+		    0);
+	if (c->down_mode == SL_DIR_SOCKMAP)
+		*down += sl_sockmap_sent(&c->sm, SL_SM_DOWN, c->cev.fd,
+		    c->sev.fd, c->down_shut);
+}
+
+void
 sl_relay_free(struct sl_conn *c)
 {
 	struct sl_wctx *w = c->w;
+	uint64_t up, down;
 
 	/* Counted by the kernel, for the access log and the counters. */
-	if (c->up_mode == SL_DIR_SOCKMAP)
-		c->up_bytes += sl_sockmap_sent(&c->sm, SL_SM_UP, c->cev.fd,
-		    c->sev.fd, 0);
-	if (c->down_mode == SL_DIR_SOCKMAP)
-		c->down_bytes += sl_sockmap_sent(&c->sm, SL_SM_DOWN,
-		    c->cev.fd, c->sev.fd, c->down_shut);
+	sl_relay_moved(c, &up, &down);
+	c->up_bytes = up;
+	c->down_bytes = down;
 	c->up_mode = c->down_mode = SL_DIR_COPY;
 	sl_sockmap_unlink(&c->sm);
 	sl_pipe_drop(&w->pipes, &c->up_pipe);

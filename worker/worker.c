@@ -23,6 +23,7 @@
 #include "shm/boot.h"
 #include "shm/chan.h"
 #include "shm/log.h"
+#include "worker/acct.h"
 #include "worker/conn.h"
 #include "worker/dns.h"
 
@@ -195,6 +196,7 @@ teardown(struct worker *wk)
 {
 	listeners_close(wk, 0);
 	sl_conn_close_all(&wk->w);
+	sl_acct_stop(&wk->w);
 	sl_bufpool_free(&wk->w.bufs);
 	sl_pipepool_free(&wk->w.pipes);
 	free(wk->l);
@@ -219,6 +221,7 @@ sl_worker_run(const struct sl_boot *b)
 	wk.sig.fd = wk.chan.fd = -1;
 	RAND_poll();	/* a fresh pool per forked worker */
 	wk.w.cnt = b->cnt;
+	wk.w.cntr = b->cntr;
 	sl_bufpool_init(&wk.w.bufs, SL_BUFPOOL_KEEP);
 	sl_pipepool_init(&wk.w.pipes, SL_PIPEPOOL_KEEP);
 	wk.tickets = b->tickets;
@@ -243,6 +246,7 @@ sl_worker_run(const struct sl_boot *b)
 		teardown(&wk);
 		return 2;
 	}
+	sl_acct_start(&wk.w);
 	if (wk.chan.fd >= 0)
 		chan_reply(&wk, SL_CHAN_READY, b->generation, NULL);
 	while (!wk.stop) {

@@ -248,6 +248,7 @@ class Sluiced(Server):
         os.makedirs(d, exist_ok=True)
         sl = {"pidFile": os.path.join(d, "sluiced.pid"),
               "controlSocket": os.path.join(d, "control.sock"),
+              "stateDb": os.path.join(d, "sluice.db"),
               "workers": self.workers}
         sl.update(self.extra())
         self.conf = os.path.join(d, "config.json")

@@ -558,7 +558,8 @@ class Recorder(Listener):
 
 class V2rayClient:
     """v2ray 4.34 as a client: one socks inbound per route.
-    routes: list of (protocol, server_port) with protocol 'vless' or 'trojan'.
+    routes: list of (protocol, server_port) with protocol 'vless' or 'trojan'
+    (the harness's user), or of outbound dicts (e.g. from links.py).
     self.socks[i] is the socks port for routes[i]."""
 
     def __init__(self, env, routes, name="v2ray-client"):
@@ -569,12 +570,18 @@ class V2rayClient:
                "certificates": [{"certificateFile": env.pki["ca"],
                                  "usage": "verify"}]}
         inbounds, outbounds, rules, self.socks = [], [], [], []
-        for i, (proto, port) in enumerate(routes):
+        for i, route in enumerate(routes):
             sp = env.ports.get()
             self.socks.append(sp)
             inbounds.append({"tag": "socks%d" % i, "listen": "127.0.0.1",
                              "port": sp, "protocol": "socks",
                              "settings": {"auth": "noauth", "udp": False}})
+            if isinstance(route, dict):
+                outbounds.append(dict(route, tag="out%d" % i))
+                rules.append({"type": "field", "inboundTag": ["socks%d" % i],
+                              "outboundTag": "out%d" % i})
+                continue
+            proto, port = route
             if proto == "vless":
                 settings = {"vnext": [{"address": "127.0.0.1", "port": port,
                                        "users": [{"id": VLESS_UUID,
@@ -807,6 +814,7 @@ class Daemon:
         self.conf = os.path.join(self.dir, "config.json")
         self.pidfile = os.path.join(self.dir, "sluiced.pid")
         self.control = os.path.join(self.dir, "control.sock")
+        self.state_db = os.path.join(self.dir, "sluice.db")
         self.access_log = os.path.join(self.dir, "access.log")
         self.error_log = os.path.join(self.dir, "error.log")
         self.workers = workers
@@ -816,7 +824,7 @@ class Daemon:
             "inbounds": inbounds,
             "outbounds": outbounds_ if outbounds_ is not None else outbounds(),
             "sluice": {"pidFile": self.pidfile, "controlSocket": self.control,
-                       "workers": workers},
+                       "stateDb": self.state_db, "workers": workers},
         }
         if handshake is not None:
             self.config["policy"] = {"levels": {"0": {"handshake": handshake}}}

@@ -585,6 +585,7 @@ class Reload(unittest.TestCase):
                  "outboundTag": bad_tag or "to-" + BACKEND[st.phase]}]},
             "sluice": {"pidFile": cls.d.pidfile,
                        "controlSocket": cls.d.control,
+                       "stateDb": cls.d.state_db,
                        "workers": st.workers,
                        # drains never hit the deadline here: a cut transfer
                        # is a failure, not the deadline doing its job

@@ -10,6 +10,8 @@ import socket
 import subprocess
 import threading
 
+import harness
+
 from harness import (DaemonTest, Daemon, Listener, V2rayClient, TrojanClient,
                      T, INDEX_HTML, ACCEPTED_RE, SLUICECTL, have, poll,
                      vless_inbound, trojan_inbound, clean_env)
@@ -144,6 +146,7 @@ class Routing(DaemonTest):
         d.config["observatory"] = {
             "subjectSelector": ["pool-"], "probeInterval": "1s",
             "probeURL": "http://127.0.0.1:%d/index.html" % web}
+        d.config["sluice"]["statsInterval"] = 1
         d.write_config(d.config)
         d.start()
         cls.v2ray, cls.tgfw = cls.start_clients(
@@ -230,6 +233,24 @@ class Routing(DaemonTest):
             r = self.get("bal.test", path="/index.html?bal=%d" % i)
             self.assertEqual((r.rc, r.status, r.body), (0, 200, INDEX_HTML), r)
         self.assertEqual(self.outbound_of("bal.test"), "pool-b-live")
+
+    def test_probe_history_in_status(self):
+        """The observatory's results are stored and `sluicectl status`
+        shows them: the live member up, the dead one down."""
+        def probes():
+            r = subprocess.run([harness.SLUICECTL, "-c", self.daemon.conf,
+                                "status", "--json"], capture_output=True,
+                               text=True, timeout=T(20))
+            p = json.loads(r.stdout)["database"]["probes"]
+            return p if {"pool-a-dead", "pool-b-live"} <= set(p) else None
+        p = poll(probes, T(20), what="probe history of both members")
+        self.assertTrue(any(e["alive"] for e in p["pool-b-live"]))
+        self.assertFalse(any(e["alive"] for e in p["pool-a-dead"]))
+        text = subprocess.run([harness.SLUICECTL, "-c", self.daemon.conf,
+                               "status"], capture_output=True, text=True,
+                              timeout=T(20)).stdout
+        self.assertRegex(text, r"(?m)^pool-b-live\s+ up \d+ ms,")
+        self.assertRegex(text, r"(?m)^pool-a-dead\s+ down,")
 
     def test_sluicectl_route_agrees(self):
         queries = ["blocked.test:80", "www.socks.test:80", "a.viahttp.x:80",

@@ -528,7 +528,7 @@ test_defaults(void **state)
 	    "/run/sluice/control.sock");
 	assert_string_equal(c->sluice.state_db, "/var/lib/sluice/sluice.db");
 	assert_int_equal(c->sluice.relay, SL_RELAY_COPY);
-	assert_int_equal(c->sluice.stats_interval, 60);
+	assert_int_equal(c->sluice.stats_interval, 10);
 	assert_int_equal(c->sluice.shutdown_timeout, 30);
 	sl_conf_free(c);
 	sl_errors_free(&e);

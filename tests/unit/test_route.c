@@ -68,7 +68,7 @@ rt_build(struct rt *t, const char *routing)
 	sl_errors_init(&errs);
 	t->cf = sl_conf_load(path, &errs);
 	unlink(path);
-	if (t->cf == NULL || sl_compile(t->cf, 1, &t->buf, &len, &errs) != 0) {
+	if (t->cf == NULL || sl_compile(t->cf, NULL, 1, &t->buf, &len, &errs) != 0) {
 		snprintf(t->errors, sizeof(t->errors), "%.*s", (int)errs.len,
 		    errs.buf ? errs.buf : "");
 		sl_errors_free(&errs);
