@@ -1,6 +1,7 @@
 /*
  * ctl_daemon: sluicectl's commands for a running sluiced, over its control
- * socket (master/ctlsrv.c): reload, status [--json], stop [--fast].
+ * socket (master/ctlsrv.c): reload, status [--json], stop [--fast]; and
+ * the one request/answer exchange other commands use too (sl_ctl_ask).
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -78,38 +79,59 @@ ctl_read_all(int fd, int timeout_ms)
 	return NULL;
 }
 
+char *
+sl_ctl_ask(const char *sock, const char *cmd, int timeout_ms, int *reached)
+{
+	char line[64], *ans = NULL;
+	int fd;
+
+	*reached = 0;
+	if ((fd = ctl_connect(sock)) == -1)
+		return NULL;
+	*reached = 1;
+	snprintf(line, sizeof(line), "%s\n", cmd);
+	if (write(fd, line, strlen(line)) == (ssize_t)strlen(line))
+		ans = ctl_read_all(fd, timeout_ms);
+	close(fd);
+	return ans;
+}
+
+const char *
+sl_ctl_body(const char *ans, int *ok)
+{
+	const char *nl = strchr(ans, '\n');
+
+	*ok = strncmp(ans, "ok\n", 3) == 0;
+	return nl != NULL ? nl + 1 : NULL;
+}
+
 /* Send CMD, wait for the whole answer; print it; 0 for "ok", 1 for
  * "error", 2 when the daemon cannot be reached. */
 static int
 ctl_run(const char *sock, const char *cmd, int timeout_ms)
 {
-	char line[64], *ans, *body;
-	int fd, rc;
+	const char *body;
+	char *ans;
+	int reached, ok;
 
-	if ((fd = ctl_connect(sock)) == -1) {
-		fprintf(stderr, "sluicectl: cannot reach sluiced at %s: %s\n",
-		    sock, strerror(errno));
+	if ((ans = sl_ctl_ask(sock, cmd, timeout_ms, &reached)) == NULL) {
+		if (!reached)
+			fprintf(stderr, "sluicectl: cannot reach sluiced at "
+			    "%s: %s\n", sock, strerror(errno));
+		else
+			fprintf(stderr, "sluicectl: %s: no answer from sluiced "
+			    "at %s\n", cmd, sock);
 		return 2;
 	}
-	snprintf(line, sizeof(line), "%s\n", cmd);
-	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line) ||
-	    (ans = ctl_read_all(fd, timeout_ms)) == NULL) {
-		fprintf(stderr, "sluicectl: %s: no answer from sluiced at %s\n",
-		    cmd, sock);
-		close(fd);
-		return 2;
-	}
-	close(fd);
-	body = strchr(ans, '\n');
-	rc = strncmp(ans, "ok\n", 3) == 0 ? 0 : 1;
-	if (body == NULL) {
+	if ((body = sl_ctl_body(ans, &ok)) == NULL) {
 		fprintf(stderr, "sluicectl: %s: sluiced closed the connection\n",
 		    cmd);
-		rc = 2;
-	} else
-		fputs(body + 1, rc == 0 ? stdout : stderr);
+		free(ans);
+		return 2;
+	}
+	fputs(body, ok ? stdout : stderr);
 	free(ans);
-	return rc;
+	return ok ? 0 : 1;
 }
 
 int
