@@ -444,7 +444,8 @@ ctl_load(struct ctl *t, const char *file)
 
 	sl_errors_init(&errs);
 	t->cf = sl_conf_load(file, &errs);
-	if (t->cf != NULL && sl_compile(t->cf, NULL, 0, &t->buf, &len, &errs) == 0) {
+	if (t->cf != NULL &&
+	    sl_compile(t->cf, NULL, 0, &t->buf, &len, &errs) == 0) {
 		if (sl_img_check(t->buf, len, &err) == -1)
 			fprintf(stderr, "sluicectl: %s\n", err);
 		else if ((t->img.base = t->buf, t->img.size = len,

@@ -171,6 +171,8 @@ cmp_email(const void *key, const void *rec)
 static const struct sl_db_user *
 db_user(const struct sl_users *u, const char *email)
 {
+	if (u->db.n == 0)
+		return NULL;
 	return bsearch(email, u->db.v, u->db.n, sizeof(*u->db.v), cmp_email);
 }
 
@@ -243,7 +245,8 @@ sl_users_enforce(struct sl_users *u, struct sl_cnames *names,
 	for (size_t i = 0; i < u->ncu; i++) {
 		const struct sl_db_user *d = db_user(u, u->cu[i].email);
 
-		if (d == NULL || (id = sl_cnames_find(names, SL_CN_USER, d->email)) >= n)
+		if (d == NULL ||
+		    (id = sl_cnames_find(names, SL_CN_USER, d->email)) >= n)
 			continue;
 		refused += set_state(r, id, admission(d, now,
 		    unsaved(arg, d->email)), d->max_conn);
