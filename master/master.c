@@ -386,8 +386,10 @@ sl_master_run(const struct sl_master_opts *opts)
 	for (int i = 0; i < CTL_CLIENTS; i++)
 		m.ctl[i].fd = -1;
 	sl_log_ident("master");
-	if (master_start(&m) == -1)
+	if (master_start(&m) == -1) {
+		stats_close(&m);	/* what it loaded: nothing to store */
 		return 1;
+	}
 	/* The signalfd must be made by the process that reads it: a
 	 * signalfd wakes epoll only for its creator's signals. */
 	if (!opts->foreground && daemonize(&m) == -1)
