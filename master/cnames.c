@@ -4,6 +4,7 @@
 
 #include "master/cnames.h"
 #include "shm/counters.h"
+#include "shm/types.h"
 
 /* Open addressing over ids; a kind's table is at least twice its names. */
 struct kind {
@@ -44,21 +45,11 @@ sl_cnames_free(struct sl_cnames *c)
 	free(c);
 }
 
-static uint32_t
-hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	while (*s != '\0')
-		h = (h ^ (uint8_t)*s++) * 16777619u;
-	return h;
-}
-
 /* The table slot holding NAME, or the empty one where it would go. */
 static uint32_t *
 lookup(const struct kind *k, const char *name)
 {
-	uint32_t mask = k->nslot - 1, i = hash(name) & mask;
+	uint32_t mask = k->nslot - 1, i = sl_str_hash(name) & mask;
 
 	while (k->slot[i] != 0 && strcmp(k->name[k->slot[i] - 1], name) != 0)
 		i = (i + 1) & mask;

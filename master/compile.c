@@ -25,6 +25,7 @@
 #include "master/compile.h"
 #include "master/cnames.h"
 #include "master/compile_int.h"
+#include "master/users.h"
 #include "shm/fallback.h"
 #include "shm/image.h"
 #include "shm/ipset.h"
@@ -320,18 +321,6 @@ user_fill(struct cc *c, const struct sl_conf_inbound *in, const char *email,
 	}
 }
 
-/* A database user joins the inbounds it names, or every one. */
-static int
-cuser_joins(const struct sl_cuser *u, const struct sl_conf_inbound *in)
-{
-	if (u->ninbounds == 0)
-		return 1;
-	for (size_t i = 0; i < u->ninbounds; i++)
-		if (strcmp(u->inbounds[i], in->tag) == 0)
-			return 1;
-	return 0;
-}
-
 static void
 cuser_record(struct cc *c, const struct sl_conf_inbound *in,
     const struct sl_cuser *cu, size_t order, struct user_sort *u)
@@ -362,7 +351,8 @@ add_users(struct cc *c, const struct sl_conf_inbound *in,
 		return;
 	}
 	for (i = 0; i < c->x->nusers; i++)
-		if (cuser_joins(&c->x->users[i], in))
+		if (sl_users_joins(c->x->users[i].inbounds,
+		    c->x->users[i].ninbounds, in->tag))
 			cuser_record(c, in, &c->x->users[i], i, &u[n++]);
 	for (i = 0; i < in->nclients; i++)
 		user_record(c, in, i, &u[n++]);

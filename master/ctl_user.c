@@ -32,6 +32,7 @@
 #include "master/ctl.h"
 #include "master/db.h"
 #include "master/link.h"
+#include "master/users.h"
 #include "master/uuid.h"
 
 #define BUSY_MS		5000		/* the master may be flushing */
@@ -464,14 +465,11 @@ user_change(const struct sl_ctl_env *env, struct uargs *a)
 static const char *
 date_of(int64_t t, char *buf, size_t len)
 {
-	time_t v = (time_t)t;
-	struct tm tm;
+	char day[11];
 
-	if (t == 0)
-		snprintf(buf, len, "never");
-	else if (gmtime_r(&v, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%d", &tm) == 0)
-		snprintf(buf, len, "?");
+	if (t != 0)
+		sl_db_day(t, day);
+	snprintf(buf, len, "%s", t == 0 ? "never" : day);
 	return buf;
 }
 
@@ -837,17 +835,6 @@ link_print(FILE *out, const struct sl_conf_inbound *in,
 	return 0;
 }
 
-static int
-joins(const struct sl_db_user *u, const struct sl_conf_inbound *in)
-{
-	if (u->ninbounds == 0)
-		return 1;
-	for (size_t i = 0; i < u->ninbounds; i++)
-		if (strcmp(u->inbounds[i], in->tag) == 0)
-			return 1;
-	return 0;
-}
-
 /* The links of EMAIL in IN: its clients there, then the DB user U. */
 static int
 links_of(FILE *out, const struct sl_conf *cf, const struct sl_conf_inbound *in,
@@ -869,7 +856,8 @@ links_of(FILE *out, const struct sl_conf *cf, const struct sl_conf_inbound *in,
 			secret = vless ? id : c->password;
 			flow = c->flow;
 		} else {
-			if (u == NULL || !joins(u, in))
+			if (u == NULL ||
+			    !sl_users_joins(u->inbounds, u->ninbounds, in->tag))
 				continue;
 			secret = vless ? u->uuid : u->password;
 			flow = u->flow;

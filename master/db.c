@@ -933,3 +933,13 @@ sl_db_probes_recent(struct sl_db *db, size_t limit, struct sl_db_probes *ps)
 		sl_db_probes_free(ps);
 	return rc;
 }
+
+void
+sl_db_day(int64_t t, char day[11])
+{
+	time_t v = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&v, &tm) == NULL || strftime(day, 11, "%Y-%m-%d", &tm) == 0)
+		snprintf(day, 11, "?");
+}

@@ -106,6 +106,10 @@ struct sl_db_probe {
 	uint32_t	 delay_ms;	/* 0 when not alive */
 };
 
+/* The UTC day of unix time T as "YYYY-MM-DD": how traffic rows name
+ * their day and how expiry dates are written. */
+void	 sl_db_day(int64_t t, char day[11]);
+
 /*
  * One transaction: add every T to traffic (DAY is "YYYY-MM-DD", UTC) and,
  * for SL_DB_USER rows of users in the table, to used_up/used_down; append

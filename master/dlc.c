@@ -18,6 +18,7 @@
 
 #include "master/arena.h"
 #include "master/dlc.h"
+#include "shm/types.h"
 #include "master/geodat.pb-c.h"
 #include "shm/regex.h"
 
@@ -102,20 +103,10 @@ fail(struct dlc *d, const char *file, int line, const char *fmt, ...)
 
 /* ------------------------------------------------------------ list table */
 
-static size_t
-name_hash(const char *s)
-{
-	size_t h = 2166136261u;
-
-	while (*s != '\0')
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
 static struct list **
 tab_slot(struct list **tab, size_t cap, const char *name)
 {
-	size_t i = name_hash(name) & (cap - 1);
+	size_t i = sl_str_hash(name) & (cap - 1);
 
 	while (tab[i] != NULL && strcmp(tab[i]->name, name) != 0)
 		i = (i + 1) & (cap - 1);

@@ -71,7 +71,7 @@ gen_build(struct master *m, uint64_t id, struct sl_conf *reuse,
 	struct sl_compile_extra x = { .names = m->st.names };
 	uint8_t *img = NULL;
 	size_t len, nin;
-	int rc = -1;
+	int rc = -1, changed;
 
 	memset(g, 0, sizeof(*g));
 	g->image_fd = g->obs_fd = g->obs_ro_fd = -1;
@@ -79,7 +79,7 @@ gen_build(struct master *m, uint64_t id, struct sl_conf *reuse,
 	if (g->cf == NULL)
 		goto out;
 	if (reuse == NULL)
-		stats_prepare(m, g->cf);
+		stats_prepare(m, g->cf, &changed);	/* failures: logged */
 	sl_users_extra(&m->st.users, &x);
 	if (sl_compile(g->cf, &x, id, &img, &len, errs) == -1)
 		goto out;

@@ -237,6 +237,16 @@ master_mkdir_parent(const char *path)
 	}
 }
 
+void
+master_log_errors(int level, struct sl_errors *e)
+{
+	char *line, *save = NULL;
+
+	for (line = e->buf ? strtok_r(e->buf, "\n", &save) : NULL;
+	    line != NULL; line = strtok_r(NULL, "\n", &save))
+		sl_log(level, "%s", line);
+}
+
 static int
 pidfile_write(const char *path)
 {
@@ -328,7 +338,6 @@ static int
 master_start(struct master *m)
 {
 	struct sl_errors errs;
-	char *line, *save = NULL;
 	const char *err = NULL;
 	int rc;
 
@@ -338,9 +347,7 @@ master_start(struct master *m)
 	}
 	sl_errors_init(&errs);
 	rc = gen_build(m, 1, NULL, &m->cur, &errs);
-	for (line = errs.buf ? strtok_r(errs.buf, "\n", &save) : NULL;
-	    line != NULL; line = strtok_r(NULL, "\n", &save))
-		sl_error("%s", line);
+	master_log_errors(SL_LOGL_ERROR, &errs);
 	sl_errors_free(&errs);
 	if (rc == -1)
 		return -1;

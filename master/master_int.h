@@ -110,6 +110,7 @@ struct stats {
 	size_t			 nprobe_seen;
 	uint64_t		 probe_gen;
 	int			 serving;	/* after stats_open */
+	int			 full_warned;	/* counter ids ran out */
 };
 
 /* A reload whose workers have not all answered yet. */
@@ -150,6 +151,8 @@ enum { EV_SIGNAL = 1, EV_LOG, EV_CTL, EV_CLIENT, EV_CHAN };
 #define EV_DATA(kind, i)	(((uint64_t)(kind) << 32) | (uint32_t)(i))
 
 void		 master_logs_open(struct master *);
+/* Log every line of E at LEVEL (SL_LOGL_*); E's text is used up. */
+void		 master_log_errors(int level, struct sl_errors *e);
 void		 master_mkdir_parent(const char *path);
 /* sluice.relay "sockmap": load and self-test the eBPF relay before
  * workers are forked (they inherit it); a failure is logged once. */
@@ -207,10 +210,12 @@ void		 ctlsrv_stopped(struct master *);
 
 /* stats.c */
 int		 stats_init(struct master *);
-/* Before compiling CF: the database it names, and its users.  Until
- * stats_open the database is opened and closed again (the master may
- * still fork to become a daemon; SQLite's locks do not survive that). */
-void		 stats_prepare(struct master *, const struct sl_conf *cf);
+/* Before compiling CF: the users of the database it names (*CHANGED:
+ * the image's input changed); -1 when the database failed (logged).
+ * Until stats_open the database is opened and closed again (the master
+ * may still fork to become a daemon; SQLite's locks do not survive it). */
+int		 stats_prepare(struct master *, const struct sl_conf *cf,
+		    int *changed);
 /* A reload succeeded: the database its config names from now on. */
 void		 stats_adopt(struct master *);
 /* In the serving process: keep the database open from now on. */

@@ -25,7 +25,7 @@
 static void
 reload_failed(struct master *m, struct ctl_client *c, struct sl_errors *e)
 {
-	char head[96], *line, *save = NULL;
+	char head[96];
 
 	snprintf(head, sizeof(head), "reload failed: generation %llu keeps "
 	    "serving\n", (unsigned long long)m->cur.id);
@@ -34,9 +34,7 @@ reload_failed(struct master *m, struct ctl_client *c, struct sl_errors *e)
 		ctlsrv_reply(m, c, head, 0);
 		ctlsrv_reply(m, c, e->buf != NULL ? e->buf : "", 1);
 	}
-	for (line = e->buf ? strtok_r(e->buf, "\n", &save) : NULL;
-	    line != NULL; line = strtok_r(NULL, "\n", &save))
-		sl_error("%s", line);
+	master_log_errors(SL_LOGL_ERROR, e);
 	sl_error("reload failed; generation %llu keeps serving",
 	    (unsigned long long)m->cur.id);
 }

@@ -85,37 +85,29 @@ stats_init(struct master *m)
 	return (m->st.names = sl_cnames_new()) == NULL ? -1 : 0;
 }
 
-static void
-log_lines(char *text)
-{
-	char *line, *save = NULL;
-
-	for (line = text ? strtok_r(text, "\n", &save) : NULL; line != NULL;
-	    line = strtok_r(NULL, "\n", &save))
-		sl_warn("%s", line);
-	free(text);
-}
-
 /* Users of CF's database; another database than the one in use is
  * only read (a reload that fails must leave everything as it was). */
-static int
-users_load(struct master *m, const struct sl_conf *cf)
+int
+stats_prepare(struct master *m, const struct sl_conf *cf, int *changed)
 {
 	struct stats *st = &m->st;
+	struct sl_errors warn;
 	struct sl_db *db;
-	char *warn = NULL, err[200];
+	char err[200];
 	int rc = -1, other;
 
+	*changed = 0;
 	other = st->db_path != NULL && strcmp(st->db_path, cf->sluice.state_db);
 	if (st->db_path == NULL)
 		st->db_path = strdup(cf->sluice.state_db);
 	db = other ? sl_db_open(cf->sluice.state_db, SL_DB_CREATE,
 	    MASTER_BUSY_MS, err, sizeof(err)) : db_get(st);
-	if (db != NULL) {
-		if ((rc = sl_users_load(db, cf, &st->users, &warn)) == -1)
-			snprintf(err, sizeof(err), "%s", sl_db_error(db));
-		log_lines(warn);
-	}
+	sl_errors_init(&warn);
+	if (db != NULL && (rc = sl_users_load(db, cf, &st->users, changed,
+	    &warn)) == -1)
+		snprintf(err, sizeof(err), "%s", sl_db_error(db));
+	master_log_errors(SL_LOGL_WARNING, &warn);
+	sl_errors_free(&warn);
 	if (other) {
 		if (rc == -1)
 			sl_error("state database %s: %s", cf->sluice.state_db,
@@ -130,12 +122,6 @@ users_load(struct master *m, const struct sl_conf *cf)
 }
 
 static void store(struct master *);
-
-void
-stats_prepare(struct master *m, const struct sl_conf *cf)
-{
-	users_load(m, cf);
-}
 
 void
 stats_adopt(struct master *m)
@@ -270,15 +256,6 @@ stats_slot_end(struct master *m, struct proc *p)
 
 /* ---- storing ---- */
 
-static void
-utc_day(time_t t, char day[11])
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(day, 11, "%Y-%m-%d", &tm);
-}
-
 /* The tallies as database rows (names borrowed from the registry). */
 static struct sl_db_traffic *
 rows(struct stats *st, size_t *n)
@@ -343,7 +320,7 @@ store(struct master *m)
 	if ((t = rows(st, &n)) == NULL)
 		return;
 	if ((n > 0 || st->nprobes > 0) && (db = db_get(st)) != NULL) {
-		utc_day(time(NULL), day);
+		sl_db_day(time(NULL), day);
 		if (sl_db_flush(db, day, t, n, st->probes, st->nprobes) == 0) {
 			stored(st, t, n);
 			db_problem(st, NULL);
@@ -434,7 +411,7 @@ stats_enforce(struct master *m)
 	if (n > 0)
 		sl_info("%zu user%s refused from now on (disabled, expired, "
 		    "over quota or removed)", n, n == 1 ? "" : "s");
-	if (sl_cnames_full(m->st.names, SL_CN_USER))
+	if (sl_cnames_full(m->st.names, SL_CN_USER) && !m->st.full_warned++)
 		sl_warn("more than %d user emails since the start: the "
 		    "newest are neither counted nor limited until a restart",
 		    SL_CNT_USERS);
@@ -443,15 +420,11 @@ stats_enforce(struct master *m)
 int
 stats_users_reload(struct master *m, int *changed, char *err, size_t errlen)
 {
-	uint64_t print = m->st.users.print;
-
-	*changed = 0;
-	if (users_load(m, m->cur.cf) == -1) {
+	if (stats_prepare(m, m->cur.cf, changed) == -1) {
 		snprintf(err, errlen, "state database %s: %s", m->st.db_path,
 		    m->st.db_problem[0] ? m->st.db_problem : "not available");
 		return -1;
 	}
-	*changed = print != m->st.users.print;
 	return 0;
 }
 
@@ -567,7 +540,7 @@ stats_live_json(struct master *m)
 	char day[11], *text;
 
 	fold_all(m);
-	utc_day(time(NULL), day);
+	sl_db_day(time(NULL), day);
 	json_object_object_add(o, "day", json_object_new_string(day));
 	for (int k = 0; k < SL_CN_KINDS; k++)
 		json_object_object_add(o, kind_name[k], live_kind(m, k));

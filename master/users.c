@@ -9,19 +9,6 @@
 #include "master/uuid.h"
 #include "shm/counters.h"
 
-static void
-warn_add(char **warn, const char *email, const char *why)
-{
-	size_t have = *warn ? strlen(*warn) : 0;
-	size_t need = have + strlen(email) + strlen(why) + 32;
-	char *p = realloc(*warn, need);
-
-	if (p == NULL)
-		return;
-	snprintf(p + have, need - have, "user %s: %s\n", email, why);
-	*warn = p;
-}
-
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -70,44 +57,37 @@ convert(const struct sl_db_user *d, struct sl_cuser *cu, const char **why)
 	return 0;
 }
 
-static uint64_t
-fnv(uint64_t h, const void *p, size_t n)
+static int
+same_tags(const struct sl_cuser *a, const struct sl_cuser *b)
 {
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * UINT64_C(1099511628211);
-	return h;
+	if (a->ninbounds != b->ninbounds)
+		return 0;
+	for (size_t i = 0; i < a->ninbounds; i++)
+		if (strcmp(a->inbounds[i], b->inbounds[i]) != 0)
+			return 0;
+	return 1;
 }
 
-static uint64_t
-fnv_str(uint64_t h, const char *s)
+/* Everything of the compiled users that lands in an image is the same. */
+static int
+same_image(const struct sl_cuser *a, size_t na, const struct sl_cuser *b,
+    size_t nb)
 {
-	return fnv(h, s, strlen(s) + 1);
-}
-
-/* Everything of the compiled users that lands in an image. */
-static uint64_t
-fingerprint(const struct sl_cuser *cu, size_t n)
-{
-	uint64_t h = UINT64_C(14695981039346656037);
-
-	for (size_t i = 0; i < n; i++) {
-		h = fnv_str(h, cu[i].email);
-		h = fnv(h, cu[i].uuid, sizeof(cu[i].uuid));
-		h = fnv(h, cu[i].trojan_key, sizeof(cu[i].trojan_key));
-		h = fnv_str(h, cu[i].flow);
-		h = fnv(h, &cu[i].level, sizeof(cu[i].level));
-		for (size_t j = 0; j < cu[i].ninbounds; j++)
-			h = fnv_str(h, cu[i].inbounds[j]);
-		h = fnv(h, &cu[i].ninbounds, sizeof(cu[i].ninbounds));
-	}
-	return h;
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i].email, b[i].email) != 0 ||
+		    memcmp(a[i].uuid, b[i].uuid, sizeof(a[i].uuid)) != 0 ||
+		    strcmp(a[i].trojan_key, b[i].trojan_key) != 0 ||
+		    strcmp(a[i].flow, b[i].flow) != 0 ||
+		    a[i].level != b[i].level || !same_tags(&a[i], &b[i]))
+			return 0;
+	return 1;
 }
 
 int
 sl_users_load(struct sl_db *db, const struct sl_conf *cf, struct sl_users *u,
-    char **warn)
+    int *changed, struct sl_errors *warn)
 {
 	struct sl_db_users d;
 	struct sl_cuser *cu;
@@ -126,22 +106,23 @@ sl_users_load(struct sl_db *db, const struct sl_conf *cf, struct sl_users *u,
 	for (size_t i = 0; i < d.n; i++) {
 		if (emails != NULL && bsearch(&d.v[i].email, emails, nemails,
 		    sizeof(*emails), cmp_str) != NULL)
-			warn_add(warn, d.v[i].email, "a client of the "
+			sl_errors_add(warn, NULL, "user %s: a client of the "
 			    "configuration has this email; the database's "
-			    "entry is not used");
+			    "entry is not used", d.v[i].email);
 		else if (convert(&d.v[i], &cu[n], &why) == -1)
-			warn_add(warn, d.v[i].email, why);
+			sl_errors_add(warn, NULL, "user %s: %s", d.v[i].email,
+			    why);
 		else
 			n++;
 	}
 	free(emails);
+	*changed = !same_image(u->cu, u->ncu, cu, n);
 	sl_db_users_free(&u->db);
 	free(u->cu);
 	u->db = d;
 	u->cu = cu;
 	u->ncu = n;
 	u->serial = serial;
-	u->print = fingerprint(cu, n);
 	return 0;
 }
 
@@ -152,6 +133,17 @@ sl_users_free(struct sl_users *u)
 	free(u->cu);
 	free(u->was);
 	memset(u, 0, sizeof(*u));
+}
+
+int
+sl_users_joins(char *const *tags, size_t ntags, const char *tag)
+{
+	if (ntags == 0)
+		return 1;
+	for (size_t i = 0; i < ntags; i++)
+		if (strcmp(tags[i], tag) == 0)
+			return 1;
+	return 0;
 }
 
 void

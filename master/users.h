@@ -2,7 +2,7 @@
  * users: the state database's users as the running master serves them.
  *
  * Owns the list loaded from the database, checked and converted for the
- * compiler (struct sl_cuser), the fingerprint of what a table image
+ * compiler (struct sl_cuser), whether a load changed what a table image
  * depends on (credentials, levels, flows, inbounds), and each user's
  * admission: disabled, expired, over quota, or allowed with a connection
  * limit, as written to the counters region for the workers.
@@ -25,20 +25,22 @@ struct sl_users {
 	struct sl_cuser		*cu;	/* the ones compiled, db order */
 	size_t			 ncu;
 	uint64_t		 serial;	/* users_serial when loaded */
-	uint64_t		 print;		/* what the image depends on */
 	uint8_t			*was;		/* counter ids with a user row */
 	uint32_t		 nwas;
 };
 
 /*
- * Load every user of DB into U (emptied first).  A user whose email is a
- * client of CF, or whose credentials do not parse, is left out, with one
- * warning line each in WARN (a malloc'ed "line\n..." or NULL).  0, or -1
- * with sl_db_error(DB) and U untouched.
+ * Load every user of DB into U, replacing what it held; *CHANGED: what
+ * an image is compiled from changed.  A user whose email is a client of
+ * CF, or whose credentials do not parse, is left out, with one line each
+ * in WARN.  0, or -1 with sl_db_error(DB) and U untouched.
  */
 int	 sl_users_load(struct sl_db *, const struct sl_conf *,
-	    struct sl_users *u, char **warn);
+	    struct sl_users *u, int *changed, struct sl_errors *warn);
 void	 sl_users_free(struct sl_users *);
+/* A database user naming inbound TAGS (none: every inbound) joins the
+ * inbound tagged TAG: 1 or 0. */
+int	 sl_users_joins(char *const *tags, size_t ntags, const char *tag);
 /* The fields of the image input, for a compile. */
 void	 sl_users_extra(const struct sl_users *, struct sl_compile_extra *);
 

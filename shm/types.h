@@ -30,6 +30,17 @@ enum sl_relay_mode {
 	SL_RELAY_COPY = 0, SL_RELAY_SPLICE = 1, SL_RELAY_SOCKMAP = 2
 };
 
+/* FNV-1a of a C string: the key of the master's string hash tables. */
+static inline uint32_t
+sl_str_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s != '\0')
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
 /* A destination requested by a client. */
 struct sl_target {
 	uint8_t		atyp;		/* SL_ATYP_* */

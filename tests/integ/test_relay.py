@@ -130,14 +130,14 @@ def duplex(s, out, want, rec, shut_after_send=False, deadline=None,
         sel.close()
 
 
-def trojan_req(port):
-    return (hashlib.sha224(TROJAN_PASS.encode()).hexdigest().encode() +
+def trojan_req(port, password=TROJAN_PASS):
+    return (hashlib.sha224(password.encode()).hexdigest().encode() +
             b"\r\n\x01\x01" + socket.inet_aton("127.0.0.1") +
             struct.pack("!H", port) + b"\r\n")
 
 
-def vless_req(port):
-    return (b"\x00" + uuid.UUID(VLESS_UUID).bytes + b"\x00\x01" +
+def vless_req(port, uid=VLESS_UUID):
+    return (b"\x00" + uuid.UUID(uid).bytes + b"\x00\x01" +
             struct.pack("!H", port) + b"\x01" + socket.inet_aton("127.0.0.1"))
 
 

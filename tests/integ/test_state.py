@@ -14,11 +14,9 @@ import re
 import signal
 import socket
 import sqlite3
-import struct
 import subprocess
 import threading
 import time
-import unittest
 import uuid
 
 import harness
@@ -26,20 +24,10 @@ import links
 from probes import curl
 from harness import (SLUICECTL, Daemon, DaemonTest, Recorder, T, outbounds,
                      poll, tls_settings)
-from test_relay import HDR, MAGIC, NORMAL, Backend, duplex, payload
+from test_relay import (HDR, MAGIC, NORMAL, Backend, duplex, payload,
+                        trojan_req, vless_req)
 
 INTERVAL = 1            # sluice.statsInterval of these daemons, seconds
-
-
-def vless_hdr(uid, port):
-    return (b"\x00" + uuid.UUID(uid).bytes + b"\x00\x01" +
-            struct.pack("!H", port) + b"\x01" + socket.inet_aton("127.0.0.1"))
-
-
-def trojan_hdr(password, port):
-    return (hashlib.sha224(password.encode()).hexdigest().encode() +
-            b"\r\n\x01\x01" + socket.inet_aton("127.0.0.1") +
-            struct.pack("!H", port) + b"\r\n")
 
 
 class StateBase(DaemonTest):
@@ -105,16 +93,18 @@ class StateBase(DaemonTest):
 
     # ---- traffic ----
 
+    def request(self, user, proto):
+        """The inbound port and request header of USER's PROTO tunnel."""
+        if proto == "vless":
+            return self.vless, vless_req(self.backend.port, user["uuid"])
+        return self.trojan, trojan_req(self.backend.port, user["password"])
+
     def transfer(self, user, proto, up, down, tid=None):
         """One proxied transfer to the backend: (payload up, payload down)
         as the user's client sent and received them."""
         tid = tid if tid is not None else random.getrandbits(31)
         body = HDR.pack(MAGIC, tid, up, down, NORMAL) + payload(tid, up)
-        if proto == "vless":
-            port, pre = self.vless, vless_hdr(user["uuid"], self.backend.port)
-        else:
-            port, pre = self.trojan, trojan_hdr(user["password"],
-                                                self.backend.port)
+        port, pre = self.request(user, proto)
         rec = {"up": hashlib.sha256(), "n": 0,
                "data": bytearray()}
         s = socket.create_connection(("127.0.0.1", port), timeout=T(10))
@@ -130,24 +120,19 @@ class StateBase(DaemonTest):
                          (user["email"], proto))
         return len(body), down
 
-    def fallback_count(self):
-        return self.fb.count()
-
     def refused(self, user, proto, why):
         """Within an interval, a new connection of USER goes to the
         fallback, and the access log says WHY."""
-        hdr = (vless_hdr(user["uuid"], self.backend.port) if proto == "vless"
-               else trojan_hdr(user["password"], self.backend.port))
-        port = self.vless if proto == "vless" else self.trojan
+        port, hdr = self.request(user, proto)
 
         def falls_back():
-            before = self.fallback_count()
+            before = self.fb.count()
             s = socket.create_connection(("127.0.0.1", port), timeout=T(10))
             try:
                 s.sendall(hdr + b"hello")
                 end = time.monotonic() + 0.5
                 while time.monotonic() < end:
-                    if self.fallback_count() > before:
+                    if self.fb.count() > before:
                         return True
                     time.sleep(0.02)
                 return False
@@ -226,10 +211,10 @@ class Accounting(StateBase):
 class Enforcement(StateBase):
 
     def test_unknown_user_falls_back(self):
-        before = self.fallback_count()
+        before = self.fb.count()
         s = socket.create_connection(("127.0.0.1", self.vless))
-        s.sendall(vless_hdr(str(uuid.uuid4()), self.backend.port))
-        poll(lambda: self.fallback_count() > before, T(10), what="fallback")
+        s.sendall(vless_req(self.backend.port, str(uuid.uuid4())))
+        poll(lambda: self.fb.count() > before, T(10), what="fallback")
         s.close()
 
     def test_added_user_serves_without_restart(self):
@@ -247,7 +232,7 @@ class Enforcement(StateBase):
         s = socket.create_connection(("127.0.0.1", self.vless),
                                      timeout=T(10))
         tid = random.getrandbits(31)
-        s.sendall(vless_hdr(u["uuid"], self.backend.port) +
+        s.sendall(vless_req(self.backend.port, u["uuid"]) +
                   HDR.pack(MAGIC, tid, 1 << 30, 0, NORMAL))
         poll(lambda: tid in self.backend.got, T(10), what="tunnel open")
         return s
@@ -291,10 +276,10 @@ class Enforcement(StateBase):
         self.ctl("user", "enable", u["email"])
         self.transfer(u, "vless", 10, 10)
         self.ctl("user", "del", u["email"])
-        before = self.fallback_count()
+        before = self.fb.count()
         c = socket.create_connection(("127.0.0.1", self.vless))
-        c.sendall(vless_hdr(u["uuid"], self.backend.port))
-        poll(lambda: self.fallback_count() > before, T(10),
+        c.sendall(vless_req(self.backend.port, u["uuid"]))
+        poll(lambda: self.fb.count() > before, T(10),
              what="a deleted user falls back")
         c.close()
 
